@@ -1,0 +1,47 @@
+# Quick start: `make run` serves the shipped config, `make test` runs the suite.
+# Both create .venv and install the project on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NPM_DIR := tests/.npm
+NPM_STAMP := $(NPM_DIR)/.installed
+EVERYTHING_VERSION := 2026.8.31
+
+ROUTER_CONFIG ?= config/router.json
+ROUTER_LISTEN ?= 127.0.0.1:50051
+ENHANCER_LISTEN ?= 127.0.0.1:50052
+PYTEST_ARGS ?=
+
+# Servers in the config are found on PATH, so the venv's console scripts
+# (mcp-server-time) resolve without an absolute path.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install run test soak bench proto clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+$(NPM_STAMP):
+	mkdir -p $(NPM_DIR)
+	test -f $(NPM_DIR)/package.json || echo '{"private": true}' > $(NPM_DIR)/package.json
+	cd $(NPM_DIR) && npm install --no-audit --no-fund --silent @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION)
+	touch $(NPM_STAMP)
+
+run: $(STAMP)
+	$(BIN)/router-service --config $(ROUTER_CONFIG) --listen $(ROUTER_LISTEN)
+
+test: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. protos/mcp_router/v1/*.proto
+
+clean:
+	rm -rf $(VENV) $(NPM_DIR) build *.egg-info

@@ -1,0 +1,1 @@
+"""Code shared by the router and the enhancer: generated stubs, breaker, serving, logging."""

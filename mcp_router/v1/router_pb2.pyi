@@ -1,0 +1,216 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ServerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SERVER_STATE_UNSPECIFIED: _ClassVar[ServerState]
+    STOPPED: _ClassVar[ServerState]
+    STARTING: _ClassVar[ServerState]
+    RUNNING: _ClassVar[ServerState]
+    BACKOFF: _ClassVar[ServerState]
+    STOPPING: _ClassVar[ServerState]
+    FATAL: _ClassVar[ServerState]
+
+class BreakerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BREAKER_STATE_UNSPECIFIED: _ClassVar[BreakerState]
+    CLOSED: _ClassVar[BreakerState]
+    OPEN: _ClassVar[BreakerState]
+    HALF_OPEN: _ClassVar[BreakerState]
+SERVER_STATE_UNSPECIFIED: ServerState
+STOPPED: ServerState
+STARTING: ServerState
+RUNNING: ServerState
+BACKOFF: ServerState
+STOPPING: ServerState
+FATAL: ServerState
+BREAKER_STATE_UNSPECIFIED: BreakerState
+CLOSED: BreakerState
+OPEN: BreakerState
+HALF_OPEN: BreakerState
+
+class Server(_message.Message):
+    __slots__ = ("name", "state", "pid", "restarts", "last_restart_reason", "last_error", "stderr_tail", "protocol_version", "server_info_json", "tool_count", "last_exit_code", "consecutive_failures", "uptime_seconds", "breaker", "noise_lines", "command")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RESTART_REASON_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    STDERR_TAIL_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_INFO_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOOL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    NOISE_LINES_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: ServerState
+    pid: int
+    restarts: int
+    last_restart_reason: str
+    last_error: str
+    stderr_tail: str
+    protocol_version: str
+    server_info_json: str
+    tool_count: int
+    last_exit_code: int
+    consecutive_failures: int
+    uptime_seconds: float
+    breaker: BreakerState
+    noise_lines: int
+    command: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., stderr_tail: _Optional[str] = ..., protocol_version: _Optional[str] = ..., server_info_json: _Optional[str] = ..., tool_count: _Optional[int] = ..., last_exit_code: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., noise_lines: _Optional[int] = ..., command: _Optional[str] = ...) -> None: ...
+
+class ListServersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListServersResponse(_message.Message):
+    __slots__ = ("servers",)
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedCompositeFieldContainer[Server]
+    def __init__(self, servers: _Optional[_Iterable[_Union[Server, _Mapping]]] = ...) -> None: ...
+
+class GetServerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StartServerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StopServerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RestartServerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Tool(_message.Message):
+    __slots__ = ("server", "name", "qualified_name", "description", "input_schema_json", "tool_json")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUALIFIED_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOOL_JSON_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    name: str
+    qualified_name: str
+    description: str
+    input_schema_json: str
+    tool_json: str
+    def __init__(self, server: _Optional[str] = ..., name: _Optional[str] = ..., qualified_name: _Optional[str] = ..., description: _Optional[str] = ..., input_schema_json: _Optional[str] = ..., tool_json: _Optional[str] = ...) -> None: ...
+
+class ListToolsRequest(_message.Message):
+    __slots__ = ("server",)
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    def __init__(self, server: _Optional[str] = ...) -> None: ...
+
+class ListToolsResponse(_message.Message):
+    __slots__ = ("tools",)
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    tools: _containers.RepeatedCompositeFieldContainer[Tool]
+    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
+
+class CallToolRequest(_message.Message):
+    __slots__ = ("server", "tool", "arguments_json")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    tool: str
+    arguments_json: str
+    def __init__(self, server: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
+
+class CallToolResponse(_message.Message):
+    __slots__ = ("result_json", "is_error", "server", "tool", "elapsed_ms", "timeout_ms")
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    result_json: str
+    is_error: bool
+    server: str
+    tool: str
+    elapsed_ms: float
+    timeout_ms: int
+    def __init__(self, result_json: _Optional[str] = ..., is_error: _Optional[bool] = ..., server: _Optional[str] = ..., tool: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("progress", "total", "message")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    progress: float
+    total: float
+    message: str
+    def __init__(self, progress: _Optional[float] = ..., total: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class LogMessage(_message.Message):
+    __slots__ = ("level", "logger", "data_json")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LOGGER_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    level: str
+    logger: str
+    data_json: str
+    def __init__(self, level: _Optional[str] = ..., logger: _Optional[str] = ..., data_json: _Optional[str] = ...) -> None: ...
+
+class CallToolEvent(_message.Message):
+    __slots__ = ("progress", "log", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    log: LogMessage
+    result: CallToolResponse
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., log: _Optional[_Union[LogMessage, _Mapping]] = ..., result: _Optional[_Union[CallToolResponse, _Mapping]] = ...) -> None: ...
+
+class ForwardRequest(_message.Message):
+    __slots__ = ("server", "request_json")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    request_json: str
+    def __init__(self, server: _Optional[str] = ..., request_json: _Optional[str] = ...) -> None: ...
+
+class ForwardResponse(_message.Message):
+    __slots__ = ("response_json",)
+    RESPONSE_JSON_FIELD_NUMBER: _ClassVar[int]
+    response_json: str
+    def __init__(self, response_json: _Optional[str] = ...) -> None: ...
+
+class ResetBreakersRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ResetBreakersResponse(_message.Message):
+    __slots__ = ("servers",)
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedCompositeFieldContainer[Server]
+    def __init__(self, servers: _Optional[_Iterable[_Union[Server, _Mapping]]] = ...) -> None: ...
