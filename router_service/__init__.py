@@ -1,0 +1,1 @@
+"""The router service: supervises stdio MCP servers and serves their tools over gRPC."""

@@ -1,0 +1,261 @@
+"""The router's config file: Claude Desktop's `mcpServers` map plus router options.
+
+The file is read with aiofiles and validated into typed objects here; nothing
+else in the router sees raw JSON config. Every error names the file, the
+server and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+
+from mcp_router.breaker import BreakerSettings
+
+# Matches ${VAR} and ${VAR:-default}.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RESTART_POLICIES = ("always", "on-failure", "never")
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Router options of one server; the `router` section sets defaults for all."""
+
+    request_timeout: float = 60.0
+    startup_timeout: float = 120.0
+    restart: str = "on-failure"
+    # A start counts as successful once the process stayed up this long after its handshake.
+    min_uptime: float = 2.0
+    max_start_failures: int = 5
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    # 0 turns the periodic MCP ping off.
+    ping_interval: float = 0.0
+    ping_timeout: float = 5.0
+    max_line_bytes: int = 64 * MIB
+    stderr_tail_lines: int = 200
+    # Each stage of a stop: after closing stdin, then after SIGTERM.
+    stop_timeout: float = 5.0
+    roots: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """One entry of `mcpServers`, with ${VAR} references already expanded."""
+
+    name: str
+    command: str
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    enabled: bool = True
+    settings: ServerSettings = field(default_factory=ServerSettings)
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.command, *self.args]
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """The whole validated config file."""
+
+    path: Path
+    servers: dict[str, ServerConfig]
+    defaults: ServerSettings
+    max_message_bytes: int = 64 * MIB
+    shutdown_grace: float = 10.0
+
+
+# Keys of a server entry: Claude Desktop's own, the router's, and keys other hosts
+# write that the router accepts (`type` must be stdio, `disabled` is Cline's switch).
+_HOST_KEYS = {"command", "args", "env", "cwd", "enabled", "disabled", "type"}
+_SETTING_KEYS = {
+    "requestTimeoutSeconds": ("request_timeout", float),
+    "startupTimeoutSeconds": ("startup_timeout", float),
+    "restart": ("restart", str),
+    "minUptimeSeconds": ("min_uptime", float),
+    "maxStartFailures": ("max_start_failures", int),
+    "backoffInitialSeconds": ("backoff_initial", float),
+    "backoffMaxSeconds": ("backoff_max", float),
+    "pingIntervalSeconds": ("ping_interval", float),
+    "pingTimeoutSeconds": ("ping_timeout", float),
+    "maxLineBytes": ("max_line_bytes", int),
+    "stderrTailLines": ("stderr_tail_lines", int),
+    "stopTimeoutSeconds": ("stop_timeout", float),
+    "breaker": ("breaker", dict),
+    "roots": ("roots", list),
+}
+_GLOBAL_KEYS = {"maxMessageBytes", "shutdownGraceSeconds"}
+
+
+class _Reader:
+    """Validation context: builds messages that name the file and the field."""
+
+    def __init__(self, path: Path, environ: dict[str, str]) -> None:
+        self.path = path
+        self.environ = environ
+
+    def error(self, where: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {problem}")
+
+    def expand(self, text: str, where: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.environ:
+                return self.environ[name]
+            if default is not None:
+                return default
+            raise self.error(where, f"environment variable {name} is not set (write ${{{name}:-default}} to allow a default)")
+
+        return _VARIABLE.sub(substitute, text)
+
+    def number(self, value: Any, where: str, kind: type, minimum: float) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(where, f"must be a number, got {json.dumps(value)}")
+        if kind is int and not float(value).is_integer():
+            raise self.error(where, f"must be a whole number, got {value}")
+        if value < minimum:
+            raise self.error(where, f"must be at least {minimum}, got {value}")
+        return kind(value)
+
+
+def _parse_settings(reader: _Reader, raw: dict[str, Any], base: ServerSettings, where: str) -> ServerSettings:
+    changes: dict[str, Any] = {}
+    for key, (attribute, kind) in _SETTING_KEYS.items():
+        if key not in raw:
+            continue
+        value, field_where = raw[key], f"{where}.{key}"
+        if key == "restart":
+            if value not in RESTART_POLICIES:
+                raise reader.error(field_where, f"must be one of {', '.join(RESTART_POLICIES)}, got {json.dumps(value)}")
+            changes[attribute] = value
+        elif key == "breaker":
+            changes[attribute] = _parse_breaker(reader, value, base.breaker, field_where)
+        elif key == "roots":
+            changes[attribute] = _parse_roots(reader, value, field_where)
+        else:
+            minimum = 1 if key in ("maxStartFailures", "maxLineBytes", "stderrTailLines") else 0
+            changes[attribute] = reader.number(value, field_where, kind, minimum)
+    settings = replace(base, **changes)
+    if settings.backoff_max < settings.backoff_initial:
+        raise reader.error(f"{where}.backoffMaxSeconds", "must not be less than backoffInitialSeconds")
+    if settings.request_timeout <= 0 or settings.startup_timeout <= 0:
+        raise reader.error(where, "requestTimeoutSeconds and startupTimeoutSeconds must be greater than 0")
+    return settings
+
+
+def _parse_breaker(reader: _Reader, value: Any, base: BreakerSettings, where: str) -> BreakerSettings:
+    if not isinstance(value, dict):
+        raise reader.error(where, "must be an object with failureThreshold, recoveryTimeoutSeconds, halfOpenMaxCalls")
+    known = {"failureThreshold": "failure_threshold", "recoveryTimeoutSeconds": "recovery_timeout", "halfOpenMaxCalls": "half_open_max_calls"}
+    for key in value:
+        if key not in known:
+            raise reader.error(f"{where}.{key}", f"unknown breaker option; expected one of {', '.join(known)}")
+    return BreakerSettings(
+        failure_threshold=reader.number(value.get("failureThreshold", base.failure_threshold), f"{where}.failureThreshold", int, 1),
+        recovery_timeout=reader.number(value.get("recoveryTimeoutSeconds", base.recovery_timeout), f"{where}.recoveryTimeoutSeconds", float, 0),
+        half_open_max_calls=reader.number(value.get("halfOpenMaxCalls", base.half_open_max_calls), f"{where}.halfOpenMaxCalls", int, 1),
+    )
+
+
+def _parse_roots(reader: _Reader, value: Any, where: str) -> tuple[dict[str, Any], ...]:
+    roots = []
+    for index, root in enumerate(value):
+        if isinstance(root, str):
+            root = {"uri": root}
+        if not isinstance(root, dict) or not isinstance(root.get("uri"), str) or not root["uri"].startswith("file://"):
+            raise reader.error(f"{where}[{index}]", 'must be a file:// URI or an object {"uri": "file://...", "name": "..."}')
+        roots.append(root)
+    return tuple(roots)
+
+
+def _parse_server(reader: _Reader, name: str, raw: Any, defaults: ServerSettings) -> ServerConfig:
+    where = f"mcpServers.{name}"
+    if not SERVER_NAME.match(name):
+        raise reader.error(where, "invalid server name: use 1 to 64 letters, digits, '_' or '-'")
+    if not isinstance(raw, dict):
+        raise reader.error(where, "must be an object with at least a command")
+    server_type = raw.get("type", "stdio")
+    if server_type != "stdio":
+        raise reader.error(f"{where}.type", f"only stdio servers are supported, got {json.dumps(server_type)}")
+
+    command = raw.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise reader.error(f"{where}.command", "missing or empty: the program to start, for example \"npx\"")
+    args = raw.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+        raise reader.error(f"{where}.args", "must be a list of strings")
+    env = raw.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(value, str) for value in env.values()):
+        raise reader.error(f"{where}.env", "must be an object whose values are strings")
+    cwd = raw.get("cwd")
+    if cwd is not None and not isinstance(cwd, str):
+        raise reader.error(f"{where}.cwd", "must be a string path")
+    enabled = raw.get("enabled", not raw.get("disabled", False))
+    if not isinstance(enabled, bool):
+        raise reader.error(f"{where}.enabled", "must be true or false")
+
+    return ServerConfig(
+        name=name,
+        command=reader.expand(command, f"{where}.command"),
+        args=tuple(reader.expand(arg, f"{where}.args[{index}]") for index, arg in enumerate(args)),
+        env={key: reader.expand(value, f"{where}.env.{key}") for key, value in env.items()},
+        cwd=reader.expand(cwd, f"{where}.cwd") if cwd is not None else None,
+        enabled=enabled,
+        settings=_parse_settings(reader, raw, defaults, where),
+    )
+
+
+def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> RouterConfig:
+    """Validate the text of a config file; raise ConfigError naming what is wrong."""
+    reader = _Reader(path, dict(os.environ) if environ is None else environ)
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a JSON object with an mcpServers map")
+
+    router = raw.get("router", {})
+    if not isinstance(router, dict):
+        raise reader.error("router", "must be an object")
+    for key in router:
+        if key not in _SETTING_KEYS and key not in _GLOBAL_KEYS:
+            raise reader.error(f"router.{key}", "unknown option")
+    defaults = _parse_settings(reader, router, ServerSettings(), "router")
+    max_message_bytes = reader.number(router.get("maxMessageBytes", 64 * MIB), "router.maxMessageBytes", int, 4 * MIB)
+    shutdown_grace = reader.number(router.get("shutdownGraceSeconds", 10.0), "router.shutdownGraceSeconds", float, 0)
+
+    servers_raw = raw.get("mcpServers")
+    if not isinstance(servers_raw, dict):
+        raise reader.error("mcpServers", "missing or not an object; it maps server names to {command, args, env, cwd}")
+    servers = {name: _parse_server(reader, name, entry, defaults) for name, entry in servers_raw.items()}
+    return RouterConfig(path=path, servers=servers, defaults=defaults, max_message_bytes=max_message_bytes, shutdown_grace=shutdown_grace)
+
+
+async def load_config(path: Path, environ: dict[str, str] | None = None) -> RouterConfig:
+    """Read and validate a config file without blocking the event loop."""
+    try:
+        async with aiofiles.open(path, "r", encoding="utf-8") as file:
+            text = await file.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not valid UTF-8 at byte {error.start}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
+    return parse_config(text, path, environ)

@@ -1,0 +1,222 @@
+"""The router's domain facade: resolve a tool, pick its server, apply the deadline and breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
+
+from mcp_router.breaker import CircuitOpenError, Outcome
+from mcp_router.deadlines import call_budget
+
+from . import jsonrpc
+from .catalogue import Catalogue, ToolEntry
+from .config import RouterConfig
+from .errors import (
+    InvalidArguments,
+    ServerNotFound,
+    ServerUnavailable,
+    ToolNotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from .jsonrpc import MessageError
+from .session import LogCallback, ProgressCallback
+from .supervisor import ServerState, ServerSupervisor
+
+log = logging.getLogger(__name__)
+
+StateListener = Callable[[ServerSupervisor], Awaitable[None]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A finished tools/call: the result text exactly as the server sent it."""
+
+    result_json: str
+    is_error: bool
+    server: str
+    tool: str
+    elapsed_ms: float
+    timeout_ms: int
+
+
+class Router:
+    """Every configured server's supervisor and the tool catalogue they fill."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        self.config = config
+        self.catalogue = Catalogue()
+        self._state_listeners: list[StateListener] = []
+        self.supervisors: dict[str, ServerSupervisor] = {
+            name: ServerSupervisor(server, self.catalogue, self._on_state) for name, server in config.servers.items()
+        }
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        self._state_listeners.append(listener)
+
+    async def _on_state(self, supervisor: ServerSupervisor) -> None:
+        for listener in self._state_listeners:
+            await listener(supervisor)
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Start every enabled server; each starts on its own, so none waits for another."""
+        for supervisor in self.supervisors.values():
+            if supervisor.config.enabled:
+                await supervisor.start()
+
+    async def stop(self) -> None:
+        """Stop every server concurrently."""
+        await asyncio.gather(*(supervisor.stop() for supervisor in self.supervisors.values()), return_exceptions=True)
+
+    def server(self, name: str) -> ServerSupervisor:
+        supervisor = self.supervisors.get(name)
+        if supervisor is None:
+            known = ", ".join(sorted(self.supervisors)) or "none"
+            raise ServerNotFound(f"server '{name}' is not configured (configured: {known})")
+        return supervisor
+
+    # Tools
+
+    def list_tools(self, server: str = "") -> list[ToolEntry]:
+        """Tools of running servers, or of one named server."""
+        names = [self.server(server).name] if server else list(self.supervisors)
+        tools: list[ToolEntry] = []
+        for name in names:
+            if self.supervisors[name].state is ServerState.RUNNING:
+                tools.extend(self.catalogue.tools(name))
+        return tools
+
+    def resolve(self, server: str, tool: str) -> tuple[ServerSupervisor, ToolEntry]:
+        if not tool:
+            raise ToolNotFound("tool is empty: give a tool name, <server>__<tool>, or server and tool")
+        if server:
+            supervisor = self.server(server)
+            supervisor.running_session()
+            return supervisor, self.catalogue.resolve(server, tool, list(self.supervisors))
+        try:
+            entry = self.catalogue.resolve("", tool, list(self.supervisors))
+        except ToolNotFound:
+            # A qualified name of a server that is down is unavailable, not unknown.
+            for name, supervisor in self.supervisors.items():
+                if tool.startswith(name + "__"):
+                    supervisor.running_session()
+            raise
+        return self.supervisors[entry.server], entry
+
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments_json: str,
+        time_remaining: float | None,
+        *,
+        progress: ProgressCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> CallResult:
+        """Call one tool under min(caller deadline, server request timeout)."""
+        supervisor, entry = self.resolve(server, tool)
+        arguments_text = arguments_json.strip() or "{}"
+        try:
+            jsonrpc.parse_object_text(arguments_text, "arguments_json")
+        except MessageError as error:
+            raise InvalidArguments(str(error)) from None
+        params = '{"name":%s,"arguments":%s}' % (jsonrpc.dumps(entry.name), jsonrpc.single_line(arguments_text))
+
+        budget = call_budget(time_remaining, supervisor.settings.request_timeout)
+        started = time.perf_counter()
+        session = supervisor.running_session()
+        if on_log is not None:
+            session.add_log_listener(on_log)
+        try:
+            reply = await self._through_breaker(
+                supervisor, lambda: session.request("tools/call", params, budget, progress=progress)
+            )
+        finally:
+            if on_log is not None:
+                session.remove_log_listener(on_log)
+
+        result = reply.message.get("result")
+        return CallResult(
+            result_json=reply.result_text,
+            is_error=isinstance(result, dict) and result.get("isError") is True,
+            server=entry.server,
+            tool=entry.name,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            timeout_ms=max(0, round(budget * 1000)),
+        )
+
+    async def forward(self, server: str, request_json: str, time_remaining: float | None) -> str:
+        """Send one raw JSON-RPC request; return the reply verbatim with the caller's id.
+
+        Requests that are not valid JSON-RPC come back as JSON-RPC errors
+        (-32700, -32600) without reaching the server.
+        """
+        supervisor = self.server(server)
+        session = supervisor.running_session()
+        try:
+            request = jsonrpc.parse_message(request_json)
+        except MessageError as error:
+            if request_json.lstrip().startswith("["):
+                return jsonrpc.error_response("null", jsonrpc.INVALID_REQUEST, "JSON-RPC batches are not supported")
+            return jsonrpc.error_response("null", jsonrpc.PARSE_ERROR, f"parse error: {error}")
+
+        problem = _forward_problem(request)
+        if problem:
+            caller_id = request.raw("id") if "id" in request and jsonrpc.is_valid_id(request.get("id")) else "null"
+            return jsonrpc.error_response(caller_id, jsonrpc.INVALID_REQUEST, problem)
+
+        budget = call_budget(time_remaining, supervisor.settings.request_timeout)
+        return await self._through_breaker(supervisor, lambda: session.forward(request, budget))
+
+    async def _through_breaker(self, supervisor: ServerSupervisor, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one upstream call under the server's breaker, counting only transport failures."""
+        trial = self._admit(supervisor)
+        outcome = Outcome.IGNORED
+        detail = ""
+        try:
+            result = await call()
+            outcome = Outcome.SUCCESS
+            return result
+        except UpstreamError:
+            # The server answered: its transport works, whatever the answer says.
+            outcome = Outcome.SUCCESS
+            raise
+        except (UpstreamTimeout, ServerUnavailable) as error:
+            outcome, detail = Outcome.FAILURE, str(error).splitlines()[0]
+            raise
+        finally:
+            supervisor.breaker.after_call(outcome, trial=trial, detail=detail)
+
+    @staticmethod
+    def _admit(supervisor: ServerSupervisor) -> bool:
+        try:
+            return supervisor.breaker.before_call()
+        except CircuitOpenError as error:
+            raise ServerUnavailable(
+                f"server '{supervisor.name}' circuit breaker is open after repeated failures; retry after {error.retry_after:.1f}s",
+                retry_after=error.retry_after,
+            ) from None
+
+
+def _forward_problem(request: jsonrpc.Message) -> str:
+    """Return why a forwarded message is not an acceptable request, or ''."""
+    if request.get("jsonrpc") != jsonrpc.JSONRPC_VERSION:
+        return 'invalid request: "jsonrpc" must be "2.0"'
+    method = request.get("method")
+    if not isinstance(method, str) or not method:
+        return 'invalid request: "method" must be a non-empty string'
+    if "id" not in request:
+        return "invalid request: Forward takes a request with an id; notifications are not forwarded"
+    if not jsonrpc.is_valid_id(request.get("id")):
+        return "invalid request: id must be a string or a number, not null"
+    if method == "initialize" or method.startswith("notifications/"):
+        return f"invalid request: {method} is managed by the router and cannot be forwarded"
+    if "params" in request and not isinstance(request.get("params"), (dict, list)):
+        return 'invalid request: "params" must be an object or an array'
+    return ""

@@ -1,0 +1,271 @@
+"""RouterService over gRPC: protobuf in, domain calls, protobuf or a status code out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, AsyncIterator
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from mcp_router.breaker import BreakerState
+from mcp_router.v1 import router_pb2, router_pb2_grpc
+
+from . import jsonrpc
+from .errors import (
+    AmbiguousTool,
+    InvalidArguments,
+    InvalidRequest,
+    MessageTooLarge,
+    RouterError,
+    ServerNotFound,
+    ServerUnavailable,
+    StartupFailed,
+    ToolNotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from .router import CallResult, Router
+from .supervisor import ServerState, ServerSupervisor
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
+SERVER_HEALTH_PREFIX = "mcp_router.server."
+# gRPC reports "no deadline" as a time far in the future.
+NO_DEADLINE_SECONDS = 10**8
+
+# The one place where router errors become gRPC status codes; the README lists it too.
+STATUS_CODES: dict[type[RouterError], grpc.StatusCode] = {
+    ServerNotFound: grpc.StatusCode.NOT_FOUND,
+    ToolNotFound: grpc.StatusCode.NOT_FOUND,
+    AmbiguousTool: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidArguments: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    ServerUnavailable: grpc.StatusCode.UNAVAILABLE,
+    StartupFailed: grpc.StatusCode.UNAVAILABLE,
+    UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
+    MessageTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    UpstreamError: grpc.StatusCode.INTERNAL,
+}
+# JSON-RPC error codes from a server that say the caller's request was at fault.
+UPSTREAM_ERROR_CODES = {
+    jsonrpc.INVALID_PARAMS: grpc.StatusCode.INVALID_ARGUMENT,
+    jsonrpc.METHOD_NOT_FOUND: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+_STATES = {state: router_pb2.ServerState.Value(state.value) for state in ServerState}
+_BREAKER_STATES = {state: router_pb2.BreakerState.Value(state.value) for state in BreakerState}
+
+
+def status_code(error: RouterError) -> grpc.StatusCode:
+    if isinstance(error, UpstreamError):
+        return UPSTREAM_ERROR_CODES.get(error.code, grpc.StatusCode.INTERNAL)
+    for kind in type(error).__mro__:
+        if kind in STATUS_CODES:
+            return STATUS_CODES[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+async def abort(context: grpc.aio.ServicerContext, error: RouterError) -> None:
+    """End the RPC with the status code for `error`, its message and any retry hint."""
+    code = status_code(error)
+    message = str(error)
+    trailing: list[tuple[str, str | bytes]] = []
+    if isinstance(error, ServerUnavailable) and error.retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(max(1, round(error.retry_after * 1000)))
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+        trailing.append(("grpc-status-details-bin", status.SerializeToString()))
+        trailing.append(("retry-after-ms", str(max(1, round(error.retry_after * 1000)))))
+    if isinstance(error, UpstreamError):
+        trailing.append(("mcp-error-bin", error.error_json.encode("utf-8")))
+    log.info("rpc failed code=%s error=%s", code.name, message.splitlines()[0])
+    await context.abort(code, message, tuple(trailing))
+
+
+def time_remaining(context: grpc.aio.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    if remaining is None or remaining > NO_DEADLINE_SECONDS:
+        return None
+    return remaining
+
+
+def server_message(supervisor: ServerSupervisor) -> router_pb2.Server:
+    session = supervisor.session
+    info = session.initialize_result if session is not None else None
+    process = supervisor.process
+    message = router_pb2.Server(
+        name=supervisor.name,
+        state=_STATES[supervisor.state],
+        pid=process.pid if process is not None else 0,
+        restarts=supervisor.restarts,
+        last_restart_reason=supervisor.last_restart_reason,
+        last_error=supervisor.last_error,
+        stderr_tail=(process.stderr.text() if process is not None else supervisor.last_stderr)[-8000:],
+        protocol_version=info.protocol_version if info else "",
+        server_info_json=info.server_info_json if info else "",
+        tool_count=supervisor.catalogue.count(supervisor.name),
+        consecutive_failures=supervisor.consecutive_failures,
+        uptime_seconds=time.monotonic() - supervisor.running_since if supervisor.running_since else 0.0,
+        breaker=_BREAKER_STATES[supervisor.breaker.state],
+        noise_lines=session.counters.noise_lines if session is not None else 0,
+        command=" ".join(supervisor.config.argv),
+    )
+    if supervisor.last_exit_code is not None:
+        message.last_exit_code = supervisor.last_exit_code
+    return message
+
+
+def call_response(result: CallResult) -> router_pb2.CallToolResponse:
+    return router_pb2.CallToolResponse(
+        result_json=result.result_json,
+        is_error=result.is_error,
+        server=result.server,
+        tool=result.tool,
+        elapsed_ms=result.elapsed_ms,
+        timeout_ms=result.timeout_ms,
+    )
+
+
+def progress_event(params: dict[str, Any]) -> router_pb2.CallToolEvent:
+    progress = router_pb2.Progress(message=str(params.get("message", "")))
+    if isinstance(params.get("progress"), (int, float)):
+        progress.progress = float(params["progress"])
+    if isinstance(params.get("total"), (int, float)):
+        progress.total = float(params["total"])
+    return router_pb2.CallToolEvent(progress=progress)
+
+
+def log_event(params: dict[str, Any]) -> router_pb2.CallToolEvent:
+    return router_pb2.CallToolEvent(
+        log=router_pb2.LogMessage(
+            level=str(params.get("level", "")),
+            logger=str(params.get("logger", "")),
+            data_json=jsonrpc.dumps(params.get("data")),
+        )
+    )
+
+
+class RouterServicer(router_pb2_grpc.RouterServiceServicer):
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def ListServers(self, request, context):
+        return router_pb2.ListServersResponse(servers=[server_message(s) for s in self.router.supervisors.values()])
+
+    async def GetServer(self, request, context):
+        try:
+            return server_message(self.router.server(request.name))
+        except RouterError as error:
+            await abort(context, error)
+
+    async def StartServer(self, request, context):
+        try:
+            supervisor = self.router.server(request.name)
+        except RouterError as error:
+            await abort(context, error)
+        await supervisor.start()
+        remaining = time_remaining(context)
+        limit = supervisor.settings.startup_timeout if remaining is None else min(remaining - 0.05, supervisor.settings.startup_timeout)
+        await supervisor.wait_settled(max(0.0, limit))
+        return server_message(supervisor)
+
+    async def StopServer(self, request, context):
+        try:
+            supervisor = self.router.server(request.name)
+        except RouterError as error:
+            await abort(context, error)
+        await supervisor.stop()
+        return server_message(supervisor)
+
+    async def RestartServer(self, request, context):
+        try:
+            supervisor = self.router.server(request.name)
+        except RouterError as error:
+            await abort(context, error)
+        await supervisor.restart()
+        remaining = time_remaining(context)
+        limit = supervisor.settings.startup_timeout if remaining is None else min(remaining - 0.05, supervisor.settings.startup_timeout)
+        await supervisor.wait_settled(max(0.0, limit))
+        return server_message(supervisor)
+
+    async def ListTools(self, request, context):
+        try:
+            tools = self.router.list_tools(request.server)
+        except RouterError as error:
+            await abort(context, error)
+        return router_pb2.ListToolsResponse(
+            tools=[
+                router_pb2.Tool(
+                    server=tool.server,
+                    name=tool.name,
+                    qualified_name=tool.qualified_name,
+                    description=tool.description,
+                    input_schema_json=tool.input_schema_json,
+                    tool_json=tool.tool_json,
+                )
+                for tool in tools
+            ]
+        )
+
+    async def CallTool(self, request, context):
+        try:
+            result = await self.router.call_tool(request.server, request.tool, request.arguments_json, time_remaining(context))
+        except RouterError as error:
+            await abort(context, error)
+        return call_response(result)
+
+    async def CallToolStream(self, request, context) -> AsyncIterator[router_pb2.CallToolEvent]:
+        events: asyncio.Queue[router_pb2.CallToolEvent] = asyncio.Queue()
+        call = asyncio.create_task(
+            self.router.call_tool(
+                request.server,
+                request.tool,
+                request.arguments_json,
+                time_remaining(context),
+                progress=lambda params: events.put_nowait(progress_event(params)),
+                on_log=lambda params: events.put_nowait(log_event(params)),
+            )
+        )
+        try:
+            while not call.done():
+                next_event = asyncio.ensure_future(events.get())
+                await asyncio.wait({call, next_event}, return_when=asyncio.FIRST_COMPLETED)
+                if next_event.done():
+                    yield next_event.result()
+                else:
+                    next_event.cancel()
+            while not events.empty():
+                yield events.get_nowait()
+            try:
+                result = call.result()
+            except RouterError as error:
+                await abort(context, error)
+                return
+            yield router_pb2.CallToolEvent(result=call_response(result))
+        finally:
+            if not call.done():
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+
+    async def Forward(self, request, context):
+        try:
+            response = await self.router.forward(request.server, request.request_json, time_remaining(context))
+        except RouterError as error:
+            await abort(context, error)
+        return router_pb2.ForwardResponse(response_json=response)
+
+    async def ResetBreakers(self, request, context):
+        try:
+            targets = [self.router.server(request.name)] if request.name else list(self.router.supervisors.values())
+        except RouterError as error:
+            await abort(context, error)
+        for supervisor in targets:
+            supervisor.breaker.reset()
+        return router_pb2.ResetBreakersResponse(servers=[server_message(s) for s in targets])

@@ -1,0 +1,312 @@
+"""Supervision of one MCP server: start, handshake, watch, restart with backoff.
+
+States follow supervisord's: STOPPED, STARTING, RUNNING, BACKOFF, STOPPING and
+FATAL. Unlike supervisord, a server that crashes after a healthy run (longer
+than `min_uptime`) restarts without counting as a failed start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import random
+import time
+from typing import Awaitable, Callable
+
+from mcp_router.breaker import CircuitBreaker
+
+from .catalogue import Catalogue, fetch_tools
+from .config import ServerConfig
+from .errors import RouterError, ServerUnavailable
+from .process import ServerProcess
+from .session import McpSession, SessionHooks
+
+log = logging.getLogger(__name__)
+
+
+class ServerState(enum.Enum):
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    BACKOFF = "BACKOFF"
+    STOPPING = "STOPPING"
+    FATAL = "FATAL"
+
+
+StateListener = Callable[["ServerSupervisor"], Awaitable[None]]
+ToolsListener = Callable[["ServerSupervisor"], Awaitable[None]]
+
+
+def backoff_delay(failures: int, initial: float, maximum: float) -> float:
+    """Exponential backoff with equal jitter: a delay in [d/2, d], d = initial * 2^(failures-1)."""
+    delay = min(maximum, initial * (2 ** max(0, failures - 1)))
+    return random.uniform(delay / 2, delay)
+
+
+class ServerSupervisor:
+    """Owns one server's process and session and keeps it running by its restart policy."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        catalogue: Catalogue,
+        on_state: StateListener,
+        hooks: SessionHooks | None = None,
+        on_tools: ToolsListener | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.settings = config.settings
+        self.catalogue = catalogue
+        self.breaker = CircuitBreaker(f"server:{config.name}", self.settings.breaker)
+        self.state = ServerState.STOPPED
+        self.session: McpSession | None = None
+        self.process: ServerProcess | None = None
+        self.restarts = 0
+        self.last_restart_reason = ""
+        self.last_error = ""
+        self.last_exit_code: int | None = None
+        self.last_stderr = ""
+        self.consecutive_failures = 0
+        self.running_since: float | None = None
+        self.degraded = False
+        self._hooks = hooks or SessionHooks()
+        self._hooks.roots = self.settings.roots
+        self._hooks.on_tools_changed = self._on_tools_changed
+        self._on_state = on_state
+        self._on_tools = on_tools
+        self._runner: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self._refresh_again = False
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+
+    # Commands
+
+    async def start(self) -> None:
+        """Start the server unless it is already starting or running; wake it from BACKOFF."""
+        async with self._lock:
+            if self._runner is not None and not self._runner.done():
+                self._wake.set()
+                return
+            self.consecutive_failures = 0
+            self._runner = asyncio.create_task(self._run(), name=f"supervise-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop the server and every process of its group; it stays STOPPED."""
+        async with self._lock:
+            runner = self._runner
+            if runner is not None and not runner.done():
+                await self._set_state(ServerState.STOPPING)
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+            self._runner = None
+            await self._teardown("stopped by request")
+            await self._set_state(ServerState.STOPPED)
+
+    async def restart(self) -> None:
+        await self.stop()
+        self.restarts += 1
+        self.last_restart_reason = "restarted by request"
+        await self.start()
+
+    async def wait_settled(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds while the server is STARTING."""
+        try:
+            async with self._changed:
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.state is not ServerState.STARTING), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def running_session(self) -> McpSession:
+        """Return the live session or raise ServerUnavailable describing why there is none."""
+        session = self.session
+        if self.state is ServerState.RUNNING and session is not None and not session.closed:
+            return session
+        detail = f"; last error: {self.last_error}" if self.last_error else ""
+        raise ServerUnavailable(f"server '{self.name}' is not running (state {self.state.value}){detail}")
+
+    # The supervision loop
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                if await self._start_once():
+                    restart = await self._watch_running()
+                else:
+                    restart = await self._after_failed_start()
+                if not restart:
+                    return
+        finally:
+            await self._teardown("supervision ended")
+
+    async def _start_once(self) -> bool:
+        await self._set_state(ServerState.STARTING)
+        settings = self.settings
+        try:
+            env = {**os.environ, **self.config.env}
+            self.last_stderr = ""
+            self.process = await ServerProcess.spawn(self.name, self.config.argv, env, self.config.cwd, settings.stderr_tail_lines)
+            self.session = McpSession(self.name, self.process, settings.max_line_bytes, self._hooks)
+            async with asyncio.timeout(settings.startup_timeout):
+                await self.session.initialize(settings.startup_timeout)
+                tools = await fetch_tools(self.session, settings.startup_timeout)
+        except TimeoutError:
+            return await self._start_failed(f"handshake and tools/list did not finish within startupTimeoutSeconds={settings.startup_timeout:g}")
+        except RouterError as error:
+            return await self._start_failed(str(error))
+
+        self.catalogue.replace(self.name, tools)
+        self.running_since = time.monotonic()
+        self.degraded = False
+        self.last_error = ""
+        info = self.session.initialize_result
+        log.info(
+            "server=%s state=RUNNING pid=%s protocol=%s tools=%d restarts=%d",
+            self.name, self.process.pid, info.protocol_version if info else "?", len(tools), self.restarts,
+        )
+        await self._set_state(ServerState.RUNNING)
+        if self._on_tools is not None:
+            await self._on_tools(self)
+        return True
+
+    async def _start_failed(self, reason: str) -> bool:
+        await self._teardown(reason)
+        tail = self.last_stderr[-2000:]
+        if tail and "stderr tail" not in reason:
+            reason = f"{reason}; stderr tail:\n{tail}"
+        self.last_error = reason
+        log.warning("server=%s start failed: %s", self.name, reason.splitlines()[0])
+        return False
+
+    async def _after_failed_start(self) -> bool:
+        self.consecutive_failures += 1
+        return await self._backoff_or_fatal()
+
+    async def _backoff_or_fatal(self) -> bool:
+        settings = self.settings
+        if self.consecutive_failures >= settings.max_start_failures:
+            log.error("server=%s state=FATAL failed_starts=%d exit_code=%s", self.name, self.consecutive_failures, self.last_exit_code)
+            await self._set_state(ServerState.FATAL)
+            return False
+        if self.consecutive_failures == 0:
+            return True
+        delay = backoff_delay(self.consecutive_failures, settings.backoff_initial, settings.backoff_max)
+        log.info("server=%s state=BACKOFF delay=%.2fs failed_starts=%d", self.name, delay, self.consecutive_failures)
+        await self._set_state(ServerState.BACKOFF)
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        return True
+
+    async def _watch_running(self) -> bool:
+        """Wait until the session ends; return True when the server should start again."""
+        session, process = self.session, self.process
+        assert session is not None and process is not None
+        closed = asyncio.create_task(session.wait_closed())
+        exited = asyncio.create_task(process.wait())
+        pinger = asyncio.create_task(self._ping_loop(session)) if self.settings.ping_interval > 0 else None
+        try:
+            done, _ = await asyncio.wait({closed, exited}, timeout=self.settings.min_uptime, return_when=asyncio.FIRST_COMPLETED)
+            healthy_run = not done
+            if healthy_run:
+                # The start counts as successful once the process stayed up min_uptime.
+                self.consecutive_failures = 0
+                await asyncio.wait({closed, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (closed, exited, pinger):
+                if task is not None:
+                    task.cancel()
+
+        if process.returncode is None:
+            await process.wait_stderr(0.0)
+        reason = session.close_reason or f"server '{self.name}' exited with code {process.returncode}"
+        if not session.closed:
+            # The process exited while a descendant still holds stdout open.
+            await session.close(reason)
+        await self._teardown(reason)
+        exit_code = self.last_exit_code
+
+        policy = self.settings.restart
+        if policy == "never" or (policy == "on-failure" and exit_code == 0):
+            self.last_error = reason
+            log.info("server=%s exited code=%s restart=%s; not restarting", self.name, exit_code, policy)
+            await self._set_state(ServerState.STOPPED)
+            return False
+
+        self.restarts += 1
+        self.last_restart_reason = reason.splitlines()[0]
+        self.last_error = reason
+        if not healthy_run:
+            self.consecutive_failures += 1
+        log.warning("server=%s restarting reason=%s restarts=%d", self.name, self.last_restart_reason, self.restarts)
+        return await self._backoff_or_fatal()
+
+    async def _ping_loop(self, session: McpSession) -> None:
+        """Ping periodically; failures mark the server degraded and count toward its breaker.
+
+        Pings never restart the server: only a real exit or EOF does that.
+        """
+        while True:
+            await asyncio.sleep(self.settings.ping_interval)
+            try:
+                await session.request("ping", None, self.settings.ping_timeout)
+                self.degraded = False
+            except RouterError as error:
+                self.degraded = True
+                self.breaker.record_failure(f"ping failed: {error}")
+                log.warning("server=%s ping failed: %s", self.name, error)
+
+    async def _teardown(self, reason: str) -> None:
+        session, process = self.session, self.process
+        self.session = None
+        self.running_since = None
+        if session is not None:
+            await session.close(reason)
+        if process is not None:
+            self.process = None
+            self.last_exit_code = await process.stop(self.settings.stop_timeout)
+            self.last_stderr = process.stderr.text()
+            log.info("server=%s process ended pid=%s exit_code=%s", self.name, process.pid, self.last_exit_code)
+
+    async def _set_state(self, state: ServerState) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        async with self._changed:
+            self._changed.notify_all()
+        await self._on_state(self)
+
+    # Tool list refresh
+
+    def _on_tools_changed(self) -> None:
+        # Lists announced before the handshake ends are covered by the first fetch.
+        if self.state is not ServerState.RUNNING:
+            return
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh_again = True
+            return
+        self._refresh = asyncio.create_task(self._refresh_tools())
+
+    async def _refresh_tools(self) -> None:
+        while True:
+            self._refresh_again = False
+            session = self.session
+            if session is None:
+                return
+            try:
+                tools = await fetch_tools(session, self.settings.request_timeout)
+            except RouterError as error:
+                log.warning("server=%s tool list refresh failed: %s", self.name, error)
+                return
+            self.catalogue.replace(self.name, tools)
+            log.info("server=%s tool list refreshed tools=%d", self.name, len(tools))
+            if self._on_tools is not None:
+                await self._on_tools(self)
+            if not self._refresh_again:
+                return
