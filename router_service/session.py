@@ -165,7 +165,7 @@ class McpSession:
 
     async def close(self, reason: str) -> None:
         """Fail every pending request and stop the reader; the process is stopped by its owner."""
-        self._fail_all(SessionClosed(f"server '{self.name}' session closed: {reason}"))
+        self._fail_all(SessionClosed(reason))
         self._reader.cancel()
         for task in list(self._background):
             task.cancel()
@@ -329,11 +329,14 @@ class McpSession:
         except asyncio.TimeoutError:
             pass
         await self.process.wait_stderr(EXIT_REPORT_SECONDS)
+        self._close(self.exit_detail())
+
+    def exit_detail(self) -> str:
+        """Describe how the server's process ended, with its stderr tail."""
         code = self.process.returncode
-        reason = "stdout closed" if code is None else f"exited with code {code}"
+        reason = "closed its stdout" if code is None else f"exited with code {code}"
         tail = self.process.stderr.text()[-2000:]
-        detail = f"server '{self.name}' {reason}" + (f"; stderr tail:\n{tail}" if tail else "")
-        self._close(detail)
+        return f"server '{self.name}' {reason}" + (f"; stderr tail:\n{tail}" if tail else "")
 
     def _on_line(self, raw: bytes) -> None:
         if raw.endswith(b"\r"):

@@ -21,7 +21,7 @@ from .catalogue import Catalogue, fetch_tools
 from .config import ServerConfig
 from .errors import RouterError, ServerUnavailable
 from .process import ServerProcess
-from .session import McpSession, SessionHooks
+from .session import EXIT_REPORT_SECONDS, McpSession, SessionHooks
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +223,14 @@ class ServerSupervisor:
                 if task is not None:
                     task.cancel()
 
-        if process.returncode is None:
-            await process.wait_stderr(0.0)
-        reason = session.close_reason or f"server '{self.name}' exited with code {process.returncode}"
         if not session.closed:
-            # The process exited while a descendant still holds stdout open.
-            await session.close(reason)
+            # The reader reports the exit with the stderr tail once it sees EOF; a
+            # descendant that still holds stdout open delays EOF, so wait only briefly.
+            try:
+                await asyncio.wait_for(session.wait_closed(), EXIT_REPORT_SECONDS * 2)
+            except asyncio.TimeoutError:
+                await session.close(session.exit_detail())
+        reason = session.close_reason
         await self._teardown(reason)
         exit_code = self.last_exit_code
 
