@@ -1,4 +1,4 @@
-from mcp_router.v1 import router_pb2 as _router_pb2
+from mcp_router.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -20,6 +20,9 @@ class EnhanceReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENHANCE_REASON_TOO_LONG: _ClassVar[EnhanceReason]
     ENHANCE_REASON_EMPTY_OUTPUT: _ClassVar[EnhanceReason]
     ENHANCE_REASON_OLLAMA_ERROR: _ClassVar[EnhanceReason]
+    ENHANCE_REASON_ENHANCER_UNAVAILABLE: _ClassVar[EnhanceReason]
+    ENHANCE_REASON_ENHANCER_CIRCUIT_OPEN: _ClassVar[EnhanceReason]
+    ENHANCE_REASON_NOT_CONFIGURED: _ClassVar[EnhanceReason]
 ENHANCE_REASON_UNSPECIFIED: EnhanceReason
 ENHANCE_REASON_APPLIED: EnhanceReason
 ENHANCE_REASON_DISABLED: EnhanceReason
@@ -30,6 +33,9 @@ ENHANCE_REASON_TIMEOUT: EnhanceReason
 ENHANCE_REASON_TOO_LONG: EnhanceReason
 ENHANCE_REASON_EMPTY_OUTPUT: EnhanceReason
 ENHANCE_REASON_OLLAMA_ERROR: EnhanceReason
+ENHANCE_REASON_ENHANCER_UNAVAILABLE: EnhanceReason
+ENHANCE_REASON_ENHANCER_CIRCUIT_OPEN: EnhanceReason
+ENHANCE_REASON_NOT_CONFIGURED: EnhanceReason
 
 class EnhanceRequest(_message.Message):
     __slots__ = ("prompt", "client", "model", "require")
@@ -235,11 +241,11 @@ class OllamaBreakerTransition(_message.Message):
     TO_STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
-    from_state: _router_pb2.BreakerState
-    to_state: _router_pb2.BreakerState
+    from_state: _common_pb2.BreakerState
+    to_state: _common_pb2.BreakerState
     reason: str
     at: str
-    def __init__(self, from_state: _Optional[_Union[_router_pb2.BreakerState, str]] = ..., to_state: _Optional[_Union[_router_pb2.BreakerState, str]] = ..., reason: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    def __init__(self, from_state: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., to_state: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., reason: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class OllamaBreaker(_message.Message):
     __slots__ = ("state", "consecutive_failures", "failure_threshold", "retry_after_seconds", "recovery_timeout_seconds", "opened_count", "last_failure", "transitions")
@@ -251,7 +257,7 @@ class OllamaBreaker(_message.Message):
     OPENED_COUNT_FIELD_NUMBER: _ClassVar[int]
     LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
     TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
-    state: _router_pb2.BreakerState
+    state: _common_pb2.BreakerState
     consecutive_failures: int
     failure_threshold: int
     retry_after_seconds: float
@@ -259,7 +265,7 @@ class OllamaBreaker(_message.Message):
     opened_count: int
     last_failure: str
     transitions: _containers.RepeatedCompositeFieldContainer[OllamaBreakerTransition]
-    def __init__(self, state: _Optional[_Union[_router_pb2.BreakerState, str]] = ..., consecutive_failures: _Optional[int] = ..., failure_threshold: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ..., recovery_timeout_seconds: _Optional[float] = ..., opened_count: _Optional[int] = ..., last_failure: _Optional[str] = ..., transitions: _Optional[_Iterable[_Union[OllamaBreakerTransition, _Mapping]]] = ...) -> None: ...
+    def __init__(self, state: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., consecutive_failures: _Optional[int] = ..., failure_threshold: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ..., recovery_timeout_seconds: _Optional[float] = ..., opened_count: _Optional[int] = ..., last_failure: _Optional[str] = ..., transitions: _Optional[_Iterable[_Union[OllamaBreakerTransition, _Mapping]]] = ...) -> None: ...
 
 class EnhancerStats(_message.Message):
     __slots__ = ("cache", "breaker", "reasons", "enhance_calls", "complete_calls", "ollama_url", "ollama_reachable", "ollama_version", "ollama_last_error", "rules_sha256", "rules_last_error", "uptime_seconds")

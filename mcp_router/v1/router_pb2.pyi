@@ -1,11 +1,18 @@
+from mcp_router.v1 import common_pb2 as _common_pb2
+from mcp_router.v1 import enhancer_pb2 as _enhancer_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from mcp_router.v1.common_pb2 import BreakerState as BreakerState
 
 DESCRIPTOR: _descriptor.FileDescriptor
+BREAKER_STATE_UNSPECIFIED: _common_pb2.BreakerState
+CLOSED: _common_pb2.BreakerState
+OPEN: _common_pb2.BreakerState
+HALF_OPEN: _common_pb2.BreakerState
 
 class ServerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -16,13 +23,6 @@ class ServerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BACKOFF: _ClassVar[ServerState]
     STOPPING: _ClassVar[ServerState]
     FATAL: _ClassVar[ServerState]
-
-class BreakerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    BREAKER_STATE_UNSPECIFIED: _ClassVar[BreakerState]
-    CLOSED: _ClassVar[BreakerState]
-    OPEN: _ClassVar[BreakerState]
-    HALF_OPEN: _ClassVar[BreakerState]
 SERVER_STATE_UNSPECIFIED: ServerState
 STOPPED: ServerState
 STARTING: ServerState
@@ -30,10 +30,6 @@ RUNNING: ServerState
 BACKOFF: ServerState
 STOPPING: ServerState
 FATAL: ServerState
-BREAKER_STATE_UNSPECIFIED: BreakerState
-CLOSED: BreakerState
-OPEN: BreakerState
-HALF_OPEN: BreakerState
 
 class Server(_message.Message):
     __slots__ = ("name", "state", "pid", "restarts", "last_restart_reason", "last_error", "stderr_tail", "protocol_version", "server_info_json", "tool_count", "last_exit_code", "consecutive_failures", "uptime_seconds", "breaker", "noise_lines", "command")
@@ -66,10 +62,10 @@ class Server(_message.Message):
     last_exit_code: int
     consecutive_failures: int
     uptime_seconds: float
-    breaker: BreakerState
+    breaker: _common_pb2.BreakerState
     noise_lines: int
     command: str
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., stderr_tail: _Optional[str] = ..., protocol_version: _Optional[str] = ..., server_info_json: _Optional[str] = ..., tool_count: _Optional[int] = ..., last_exit_code: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., noise_lines: _Optional[int] = ..., command: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., stderr_tail: _Optional[str] = ..., protocol_version: _Optional[str] = ..., server_info_json: _Optional[str] = ..., tool_count: _Optional[int] = ..., last_exit_code: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., breaker: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., noise_lines: _Optional[int] = ..., command: _Optional[str] = ...) -> None: ...
 
 class ListServersRequest(_message.Message):
     __slots__ = ()
@@ -134,30 +130,64 @@ class ListToolsResponse(_message.Message):
     def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
 
 class CallToolRequest(_message.Message):
-    __slots__ = ("server", "tool", "arguments_json")
+    __slots__ = ("server", "tool", "arguments_json", "enhance", "client")
     SERVER_FIELD_NUMBER: _ClassVar[int]
     TOOL_FIELD_NUMBER: _ClassVar[int]
     ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENHANCE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
     server: str
     tool: str
     arguments_json: str
-    def __init__(self, server: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
+    enhance: bool
+    client: str
+    def __init__(self, server: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ..., enhance: _Optional[bool] = ..., client: _Optional[str] = ...) -> None: ...
 
 class CallToolResponse(_message.Message):
-    __slots__ = ("result_json", "is_error", "server", "tool", "elapsed_ms", "timeout_ms")
+    __slots__ = ("result_json", "is_error", "server", "tool", "elapsed_ms", "timeout_ms", "enhancement")
     RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
     IS_ERROR_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     TOOL_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    ENHANCEMENT_FIELD_NUMBER: _ClassVar[int]
     result_json: str
     is_error: bool
     server: str
     tool: str
     elapsed_ms: float
     timeout_ms: int
-    def __init__(self, result_json: _Optional[str] = ..., is_error: _Optional[bool] = ..., server: _Optional[str] = ..., tool: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+    enhancement: Enhancement
+    def __init__(self, result_json: _Optional[str] = ..., is_error: _Optional[bool] = ..., server: _Optional[str] = ..., tool: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., timeout_ms: _Optional[int] = ..., enhancement: _Optional[_Union[Enhancement, _Mapping]] = ...) -> None: ...
+
+class Enhancement(_message.Message):
+    __slots__ = ("applied", "reason", "detail", "elapsed_ms", "arguments")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    reason: _enhancer_pb2.EnhanceReason
+    detail: str
+    elapsed_ms: float
+    arguments: _containers.RepeatedCompositeFieldContainer[EnhancedArgument]
+    def __init__(self, applied: _Optional[bool] = ..., reason: _Optional[_Union[_enhancer_pb2.EnhanceReason, str]] = ..., detail: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., arguments: _Optional[_Iterable[_Union[EnhancedArgument, _Mapping]]] = ...) -> None: ...
+
+class EnhancedArgument(_message.Message):
+    __slots__ = ("name", "applied", "reason", "detail", "cached")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    applied: bool
+    reason: _enhancer_pb2.EnhanceReason
+    detail: str
+    cached: bool
+    def __init__(self, name: _Optional[str] = ..., applied: _Optional[bool] = ..., reason: _Optional[_Union[_enhancer_pb2.EnhanceReason, str]] = ..., detail: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("progress", "total", "message")
@@ -214,3 +244,37 @@ class ResetBreakersResponse(_message.Message):
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     servers: _containers.RepeatedCompositeFieldContainer[Server]
     def __init__(self, servers: _Optional[_Iterable[_Union[Server, _Mapping]]] = ...) -> None: ...
+
+class GetRouterStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EnhancerLinkStats(_message.Message):
+    __slots__ = ("address", "breaker", "consecutive_failures", "retry_after_seconds", "health", "calls", "failures", "skipped_breaker_open", "enhancer", "enhancer_error")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BREAKER_OPEN_FIELD_NUMBER: _ClassVar[int]
+    ENHANCER_FIELD_NUMBER: _ClassVar[int]
+    ENHANCER_ERROR_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    breaker: _common_pb2.BreakerState
+    consecutive_failures: int
+    retry_after_seconds: float
+    health: str
+    calls: int
+    failures: int
+    skipped_breaker_open: int
+    enhancer: _enhancer_pb2.EnhancerStats
+    enhancer_error: str
+    def __init__(self, address: _Optional[str] = ..., breaker: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., consecutive_failures: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ..., health: _Optional[str] = ..., calls: _Optional[int] = ..., failures: _Optional[int] = ..., skipped_breaker_open: _Optional[int] = ..., enhancer: _Optional[_Union[_enhancer_pb2.EnhancerStats, _Mapping]] = ..., enhancer_error: _Optional[str] = ...) -> None: ...
+
+class RouterStats(_message.Message):
+    __slots__ = ("enhancer",)
+    ENHANCER_FIELD_NUMBER: _ClassVar[int]
+    enhancer: EnhancerLinkStats
+    def __init__(self, enhancer: _Optional[_Union[EnhancerLinkStats, _Mapping]] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from mcp_router.v1 import enhancer_pb2 as mcp__router_dot_v1_dot_enhancer__pb2
 from mcp_router.v1 import router_pb2 as mcp__router_dot_v1_dot_router__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -84,6 +85,16 @@ class RouterServiceStub:
                 request_serializer=mcp__router_dot_v1_dot_router__pb2.ResetBreakersRequest.SerializeToString,
                 response_deserializer=mcp__router_dot_v1_dot_router__pb2.ResetBreakersResponse.FromString,
                 _registered_method=True)
+        self.Enhance = channel.unary_unary(
+                '/mcp_router.v1.RouterService/Enhance',
+                request_serializer=mcp__router_dot_v1_dot_enhancer__pb2.EnhanceRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_enhancer__pb2.EnhanceResponse.FromString,
+                _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/mcp_router.v1.RouterService/GetStats',
+                request_serializer=mcp__router_dot_v1_dot_router__pb2.GetRouterStatsRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_router__pb2.RouterStats.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer:
@@ -154,6 +165,23 @@ class RouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Enhance(self, request, context):
+        """Rewrites a prompt through the configured enhancer. Fails with
+        FAILED_PRECONDITION when the router has no enhancer; otherwise a slow,
+        down or breaker-open enhancer returns the original prompt with the reason,
+        unless `require` is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """The router's view of its enhancer: breaker, health and the enhancer's stats.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -206,6 +234,16 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.ResetBreakers,
                     request_deserializer=mcp__router_dot_v1_dot_router__pb2.ResetBreakersRequest.FromString,
                     response_serializer=mcp__router_dot_v1_dot_router__pb2.ResetBreakersResponse.SerializeToString,
+            ),
+            'Enhance': grpc.unary_unary_rpc_method_handler(
+                    servicer.Enhance,
+                    request_deserializer=mcp__router_dot_v1_dot_enhancer__pb2.EnhanceRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_enhancer__pb2.EnhanceResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=mcp__router_dot_v1_dot_router__pb2.GetRouterStatsRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_router__pb2.RouterStats.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -478,6 +516,60 @@ class RouterService:
             '/mcp_router.v1.RouterService/ResetBreakers',
             mcp__router_dot_v1_dot_router__pb2.ResetBreakersRequest.SerializeToString,
             mcp__router_dot_v1_dot_router__pb2.ResetBreakersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Enhance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/Enhance',
+            mcp__router_dot_v1_dot_enhancer__pb2.EnhanceRequest.SerializeToString,
+            mcp__router_dot_v1_dot_enhancer__pb2.EnhanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/GetStats',
+            mcp__router_dot_v1_dot_router__pb2.GetRouterStatsRequest.SerializeToString,
+            mcp__router_dot_v1_dot_router__pb2.RouterStats.FromString,
             options,
             channel_credentials,
             insecure,
