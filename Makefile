@@ -34,7 +34,10 @@ $(NPM_STAMP):
 	cd $(NPM_DIR) && npm install --no-audit --no-fund --silent @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION)
 	touch $(NPM_STAMP)
 
+# The enhancer runs in the background for as long as the router runs.
 run: $(STAMP)
+	$(BIN)/enhancer-service --listen $(ENHANCER_LISTEN) & enhancer=$$!; \
+	trap 'kill $$enhancer 2>/dev/null; wait $$enhancer' EXIT INT TERM; \
 	$(BIN)/router-service --config $(ROUTER_CONFIG) --listen $(ROUTER_LISTEN)
 
 test: $(STAMP) $(NPM_STAMP)
