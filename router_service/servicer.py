@@ -116,6 +116,7 @@ def server_message(supervisor: ServerSupervisor) -> router_pb2.Server:
         breaker=_BREAKER_STATES[supervisor.breaker.state],
         noise_lines=session.counters.noise_lines if session is not None else 0,
         command=" ".join(supervisor.config.argv),
+        degraded=supervisor.degraded,
     )
     if supervisor.last_exit_code is not None:
         message.last_exit_code = supervisor.last_exit_code

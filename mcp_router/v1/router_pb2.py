@@ -27,63 +27,63 @@ from mcp_router.v1 import enhancer_pb2 as mcp__router_dot_v1_dot_enhancer__pb2
 
 from mcp_router.v1.common_pb2 import *
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amcp_router/v1/router.proto\x12\rmcp_router.v1\x1a\x1amcp_router/v1/common.proto\x1a\x1cmcp_router/v1/enhancer.proto\"\xa8\x03\n\x06Server\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mcp_router.v1.ServerState\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x10\n\x08restarts\x18\x04 \x01(\x05\x12\x1b\n\x13last_restart_reason\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x13\n\x0bstderr_tail\x18\x07 \x01(\t\x12\x18\n\x10protocol_version\x18\x08 \x01(\t\x12\x18\n\x10server_info_json\x18\t \x01(\t\x12\x12\n\ntool_count\x18\n \x01(\x05\x12\x1b\n\x0elast_exit_code\x18\x0b \x01(\x05H\x00\x88\x01\x01\x12\x1c\n\x14\x63onsecutive_failures\x18\x0c \x01(\x05\x12\x16\n\x0euptime_seconds\x18\r \x01(\x01\x12,\n\x07\x62reaker\x18\x0e \x01(\x0e\x32\x1b.mcp_router.v1.BreakerState\x12\x13\n\x0bnoise_lines\x18\x0f \x01(\x03\x12\x0f\n\x07\x63ommand\x18\x10 \x01(\tB\x11\n\x0f_last_exit_code\"\x14\n\x12ListServersRequest\"=\n\x13ListServersResponse\x12&\n\x07servers\x18\x01 \x03(\x0b\x32\x15.mcp_router.v1.Server\" \n\x10GetServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12StartServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"!\n\x11StopServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"$\n\x14RestartServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x7f\n\x04Tool\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0equalified_name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x19\n\x11input_schema_json\x18\x05 \x01(\t\x12\x11\n\ttool_json\x18\x06 \x01(\t\"\"\n\x10ListToolsRequest\x12\x0e\n\x06server\x18\x01 \x01(\t\"7\n\x11ListToolsResponse\x12\"\n\x05tools\x18\x01 \x03(\x0b\x32\x13.mcp_router.v1.Tool\"h\n\x0f\x43\x61llToolRequest\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12\x0f\n\x07\x65nhance\x18\x04 \x01(\x08\x12\x0e\n\x06\x63lient\x18\x05 \x01(\t\"\xb0\x01\n\x10\x43\x61llToolResponse\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\x10\n\x08is_error\x18\x02 \x01(\x08\x12\x0e\n\x06server\x18\x03 \x01(\t\x12\x0c\n\x04tool\x18\x04 \x01(\t\x12\x12\n\nelapsed_ms\x18\x05 \x01(\x01\x12\x12\n\ntimeout_ms\x18\x06 \x01(\x03\x12/\n\x0b\x65nhancement\x18\x07 \x01(\x0b\x32\x1a.mcp_router.v1.Enhancement\"\xa4\x01\n\x0b\x45nhancement\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.mcp_router.v1.EnhanceReason\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x01\x12\x32\n\targuments\x18\x05 \x03(\x0b\x32\x1f.mcp_router.v1.EnhancedArgument\"\x7f\n\x10\x45nhancedArgument\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\x12,\n\x06reason\x18\x03 \x01(\x0e\x32\x1c.mcp_router.v1.EnhanceReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"K\n\x08Progress\x12\x10\n\x08progress\x18\x01 \x01(\x01\x12\x12\n\x05total\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07message\x18\x03 \x01(\tB\x08\n\x06_total\">\n\nLogMessage\x12\r\n\x05level\x18\x01 \x01(\t\x12\x0e\n\x06logger\x18\x02 \x01(\t\x12\x11\n\tdata_json\x18\x03 \x01(\t\"\xa2\x01\n\rCallToolEvent\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x17.mcp_router.v1.ProgressH\x00\x12(\n\x03log\x18\x02 \x01(\x0b\x32\x19.mcp_router.v1.LogMessageH\x00\x12\x31\n\x06result\x18\x03 \x01(\x0b\x32\x1f.mcp_router.v1.CallToolResponseH\x00\x42\x07\n\x05\x65vent\"6\n\x0e\x46orwardRequest\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x14\n\x0crequest_json\x18\x02 \x01(\t\"(\n\x0f\x46orwardResponse\x12\x15\n\rresponse_json\x18\x01 \x01(\t\"$\n\x14ResetBreakersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x15ResetBreakersResponse\x12&\n\x07servers\x18\x01 \x03(\x0b\x32\x15.mcp_router.v1.Server\"\x17\n\x15GetRouterStatsRequest\"\xa4\x02\n\x11\x45nhancerLinkStats\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12,\n\x07\x62reaker\x18\x02 \x01(\x0e\x32\x1b.mcp_router.v1.BreakerState\x12\x1c\n\x14\x63onsecutive_failures\x18\x03 \x01(\x05\x12\x1b\n\x13retry_after_seconds\x18\x04 \x01(\x01\x12\x0e\n\x06health\x18\x05 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x06 \x01(\x03\x12\x10\n\x08\x66\x61ilures\x18\x07 \x01(\x03\x12\x1c\n\x14skipped_breaker_open\x18\x08 \x01(\x03\x12.\n\x08\x65nhancer\x18\t \x01(\x0b\x32\x1c.mcp_router.v1.EnhancerStats\x12\x16\n\x0e\x65nhancer_error\x18\n \x01(\t\"A\n\x0bRouterStats\x12\x32\n\x08\x65nhancer\x18\x01 \x01(\x0b\x32 .mcp_router.v1.EnhancerLinkStats*y\n\x0bServerState\x12\x1c\n\x18SERVER_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07STOPPED\x10\x01\x12\x0c\n\x08STARTING\x10\x02\x12\x0b\n\x07RUNNING\x10\x03\x12\x0b\n\x07\x42\x41\x43KOFF\x10\x04\x12\x0c\n\x08STOPPING\x10\x05\x12\t\n\x05\x46\x41TAL\x10\x06\x32\xb4\x07\n\rRouterService\x12T\n\x0bListServers\x12!.mcp_router.v1.ListServersRequest\x1a\".mcp_router.v1.ListServersResponse\x12\x43\n\tGetServer\x12\x1f.mcp_router.v1.GetServerRequest\x1a\x15.mcp_router.v1.Server\x12G\n\x0bStartServer\x12!.mcp_router.v1.StartServerRequest\x1a\x15.mcp_router.v1.Server\x12\x45\n\nStopServer\x12 .mcp_router.v1.StopServerRequest\x1a\x15.mcp_router.v1.Server\x12K\n\rRestartServer\x12#.mcp_router.v1.RestartServerRequest\x1a\x15.mcp_router.v1.Server\x12N\n\tListTools\x12\x1f.mcp_router.v1.ListToolsRequest\x1a .mcp_router.v1.ListToolsResponse\x12K\n\x08\x43\x61llTool\x12\x1e.mcp_router.v1.CallToolRequest\x1a\x1f.mcp_router.v1.CallToolResponse\x12P\n\x0e\x43\x61llToolStream\x12\x1e.mcp_router.v1.CallToolRequest\x1a\x1c.mcp_router.v1.CallToolEvent0\x01\x12H\n\x07\x46orward\x12\x1d.mcp_router.v1.ForwardRequest\x1a\x1e.mcp_router.v1.ForwardResponse\x12Z\n\rResetBreakers\x12#.mcp_router.v1.ResetBreakersRequest\x1a$.mcp_router.v1.ResetBreakersResponse\x12H\n\x07\x45nhance\x12\x1d.mcp_router.v1.EnhanceRequest\x1a\x1e.mcp_router.v1.EnhanceResponse\x12L\n\x08GetStats\x12$.mcp_router.v1.GetRouterStatsRequest\x1a\x1a.mcp_router.v1.RouterStatsP\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amcp_router/v1/router.proto\x12\rmcp_router.v1\x1a\x1amcp_router/v1/common.proto\x1a\x1cmcp_router/v1/enhancer.proto\"\xba\x03\n\x06Server\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mcp_router.v1.ServerState\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x10\n\x08restarts\x18\x04 \x01(\x05\x12\x1b\n\x13last_restart_reason\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x13\n\x0bstderr_tail\x18\x07 \x01(\t\x12\x18\n\x10protocol_version\x18\x08 \x01(\t\x12\x18\n\x10server_info_json\x18\t \x01(\t\x12\x12\n\ntool_count\x18\n \x01(\x05\x12\x1b\n\x0elast_exit_code\x18\x0b \x01(\x05H\x00\x88\x01\x01\x12\x1c\n\x14\x63onsecutive_failures\x18\x0c \x01(\x05\x12\x16\n\x0euptime_seconds\x18\r \x01(\x01\x12,\n\x07\x62reaker\x18\x0e \x01(\x0e\x32\x1b.mcp_router.v1.BreakerState\x12\x13\n\x0bnoise_lines\x18\x0f \x01(\x03\x12\x0f\n\x07\x63ommand\x18\x10 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\x11 \x01(\x08\x42\x11\n\x0f_last_exit_code\"\x14\n\x12ListServersRequest\"=\n\x13ListServersResponse\x12&\n\x07servers\x18\x01 \x03(\x0b\x32\x15.mcp_router.v1.Server\" \n\x10GetServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12StartServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"!\n\x11StopServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"$\n\x14RestartServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x7f\n\x04Tool\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0equalified_name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x19\n\x11input_schema_json\x18\x05 \x01(\t\x12\x11\n\ttool_json\x18\x06 \x01(\t\"\"\n\x10ListToolsRequest\x12\x0e\n\x06server\x18\x01 \x01(\t\"7\n\x11ListToolsResponse\x12\"\n\x05tools\x18\x01 \x03(\x0b\x32\x13.mcp_router.v1.Tool\"h\n\x0f\x43\x61llToolRequest\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12\x0f\n\x07\x65nhance\x18\x04 \x01(\x08\x12\x0e\n\x06\x63lient\x18\x05 \x01(\t\"\xb0\x01\n\x10\x43\x61llToolResponse\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\x10\n\x08is_error\x18\x02 \x01(\x08\x12\x0e\n\x06server\x18\x03 \x01(\t\x12\x0c\n\x04tool\x18\x04 \x01(\t\x12\x12\n\nelapsed_ms\x18\x05 \x01(\x01\x12\x12\n\ntimeout_ms\x18\x06 \x01(\x03\x12/\n\x0b\x65nhancement\x18\x07 \x01(\x0b\x32\x1a.mcp_router.v1.Enhancement\"\xa4\x01\n\x0b\x45nhancement\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.mcp_router.v1.EnhanceReason\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x01\x12\x32\n\targuments\x18\x05 \x03(\x0b\x32\x1f.mcp_router.v1.EnhancedArgument\"\x7f\n\x10\x45nhancedArgument\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\x12,\n\x06reason\x18\x03 \x01(\x0e\x32\x1c.mcp_router.v1.EnhanceReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"K\n\x08Progress\x12\x10\n\x08progress\x18\x01 \x01(\x01\x12\x12\n\x05total\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07message\x18\x03 \x01(\tB\x08\n\x06_total\">\n\nLogMessage\x12\r\n\x05level\x18\x01 \x01(\t\x12\x0e\n\x06logger\x18\x02 \x01(\t\x12\x11\n\tdata_json\x18\x03 \x01(\t\"\xa2\x01\n\rCallToolEvent\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x17.mcp_router.v1.ProgressH\x00\x12(\n\x03log\x18\x02 \x01(\x0b\x32\x19.mcp_router.v1.LogMessageH\x00\x12\x31\n\x06result\x18\x03 \x01(\x0b\x32\x1f.mcp_router.v1.CallToolResponseH\x00\x42\x07\n\x05\x65vent\"6\n\x0e\x46orwardRequest\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x14\n\x0crequest_json\x18\x02 \x01(\t\"(\n\x0f\x46orwardResponse\x12\x15\n\rresponse_json\x18\x01 \x01(\t\"$\n\x14ResetBreakersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x15ResetBreakersResponse\x12&\n\x07servers\x18\x01 \x03(\x0b\x32\x15.mcp_router.v1.Server\"\x17\n\x15GetRouterStatsRequest\"\xa4\x02\n\x11\x45nhancerLinkStats\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12,\n\x07\x62reaker\x18\x02 \x01(\x0e\x32\x1b.mcp_router.v1.BreakerState\x12\x1c\n\x14\x63onsecutive_failures\x18\x03 \x01(\x05\x12\x1b\n\x13retry_after_seconds\x18\x04 \x01(\x01\x12\x0e\n\x06health\x18\x05 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x06 \x01(\x03\x12\x10\n\x08\x66\x61ilures\x18\x07 \x01(\x03\x12\x1c\n\x14skipped_breaker_open\x18\x08 \x01(\x03\x12.\n\x08\x65nhancer\x18\t \x01(\x0b\x32\x1c.mcp_router.v1.EnhancerStats\x12\x16\n\x0e\x65nhancer_error\x18\n \x01(\t\"A\n\x0bRouterStats\x12\x32\n\x08\x65nhancer\x18\x01 \x01(\x0b\x32 .mcp_router.v1.EnhancerLinkStats*y\n\x0bServerState\x12\x1c\n\x18SERVER_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07STOPPED\x10\x01\x12\x0c\n\x08STARTING\x10\x02\x12\x0b\n\x07RUNNING\x10\x03\x12\x0b\n\x07\x42\x41\x43KOFF\x10\x04\x12\x0c\n\x08STOPPING\x10\x05\x12\t\n\x05\x46\x41TAL\x10\x06\x32\xb4\x07\n\rRouterService\x12T\n\x0bListServers\x12!.mcp_router.v1.ListServersRequest\x1a\".mcp_router.v1.ListServersResponse\x12\x43\n\tGetServer\x12\x1f.mcp_router.v1.GetServerRequest\x1a\x15.mcp_router.v1.Server\x12G\n\x0bStartServer\x12!.mcp_router.v1.StartServerRequest\x1a\x15.mcp_router.v1.Server\x12\x45\n\nStopServer\x12 .mcp_router.v1.StopServerRequest\x1a\x15.mcp_router.v1.Server\x12K\n\rRestartServer\x12#.mcp_router.v1.RestartServerRequest\x1a\x15.mcp_router.v1.Server\x12N\n\tListTools\x12\x1f.mcp_router.v1.ListToolsRequest\x1a .mcp_router.v1.ListToolsResponse\x12K\n\x08\x43\x61llTool\x12\x1e.mcp_router.v1.CallToolRequest\x1a\x1f.mcp_router.v1.CallToolResponse\x12P\n\x0e\x43\x61llToolStream\x12\x1e.mcp_router.v1.CallToolRequest\x1a\x1c.mcp_router.v1.CallToolEvent0\x01\x12H\n\x07\x46orward\x12\x1d.mcp_router.v1.ForwardRequest\x1a\x1e.mcp_router.v1.ForwardResponse\x12Z\n\rResetBreakers\x12#.mcp_router.v1.ResetBreakersRequest\x1a$.mcp_router.v1.ResetBreakersResponse\x12H\n\x07\x45nhance\x12\x1d.mcp_router.v1.EnhanceRequest\x1a\x1e.mcp_router.v1.EnhanceResponse\x12L\n\x08GetStats\x12$.mcp_router.v1.GetRouterStatsRequest\x1a\x1a.mcp_router.v1.RouterStatsP\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mcp_router.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SERVERSTATE']._serialized_start=2455
-  _globals['_SERVERSTATE']._serialized_end=2576
+  _globals['_SERVERSTATE']._serialized_start=2473
+  _globals['_SERVERSTATE']._serialized_end=2594
   _globals['_SERVER']._serialized_start=104
-  _globals['_SERVER']._serialized_end=528
-  _globals['_LISTSERVERSREQUEST']._serialized_start=530
-  _globals['_LISTSERVERSREQUEST']._serialized_end=550
-  _globals['_LISTSERVERSRESPONSE']._serialized_start=552
-  _globals['_LISTSERVERSRESPONSE']._serialized_end=613
-  _globals['_GETSERVERREQUEST']._serialized_start=615
-  _globals['_GETSERVERREQUEST']._serialized_end=647
-  _globals['_STARTSERVERREQUEST']._serialized_start=649
-  _globals['_STARTSERVERREQUEST']._serialized_end=683
-  _globals['_STOPSERVERREQUEST']._serialized_start=685
-  _globals['_STOPSERVERREQUEST']._serialized_end=718
-  _globals['_RESTARTSERVERREQUEST']._serialized_start=720
-  _globals['_RESTARTSERVERREQUEST']._serialized_end=756
-  _globals['_TOOL']._serialized_start=758
-  _globals['_TOOL']._serialized_end=885
-  _globals['_LISTTOOLSREQUEST']._serialized_start=887
-  _globals['_LISTTOOLSREQUEST']._serialized_end=921
-  _globals['_LISTTOOLSRESPONSE']._serialized_start=923
-  _globals['_LISTTOOLSRESPONSE']._serialized_end=978
-  _globals['_CALLTOOLREQUEST']._serialized_start=980
-  _globals['_CALLTOOLREQUEST']._serialized_end=1084
-  _globals['_CALLTOOLRESPONSE']._serialized_start=1087
-  _globals['_CALLTOOLRESPONSE']._serialized_end=1263
-  _globals['_ENHANCEMENT']._serialized_start=1266
-  _globals['_ENHANCEMENT']._serialized_end=1430
-  _globals['_ENHANCEDARGUMENT']._serialized_start=1432
-  _globals['_ENHANCEDARGUMENT']._serialized_end=1559
-  _globals['_PROGRESS']._serialized_start=1561
-  _globals['_PROGRESS']._serialized_end=1636
-  _globals['_LOGMESSAGE']._serialized_start=1638
-  _globals['_LOGMESSAGE']._serialized_end=1700
-  _globals['_CALLTOOLEVENT']._serialized_start=1703
-  _globals['_CALLTOOLEVENT']._serialized_end=1865
-  _globals['_FORWARDREQUEST']._serialized_start=1867
-  _globals['_FORWARDREQUEST']._serialized_end=1921
-  _globals['_FORWARDRESPONSE']._serialized_start=1923
-  _globals['_FORWARDRESPONSE']._serialized_end=1963
-  _globals['_RESETBREAKERSREQUEST']._serialized_start=1965
-  _globals['_RESETBREAKERSREQUEST']._serialized_end=2001
-  _globals['_RESETBREAKERSRESPONSE']._serialized_start=2003
-  _globals['_RESETBREAKERSRESPONSE']._serialized_end=2066
-  _globals['_GETROUTERSTATSREQUEST']._serialized_start=2068
-  _globals['_GETROUTERSTATSREQUEST']._serialized_end=2091
-  _globals['_ENHANCERLINKSTATS']._serialized_start=2094
-  _globals['_ENHANCERLINKSTATS']._serialized_end=2386
-  _globals['_ROUTERSTATS']._serialized_start=2388
-  _globals['_ROUTERSTATS']._serialized_end=2453
-  _globals['_ROUTERSERVICE']._serialized_start=2579
-  _globals['_ROUTERSERVICE']._serialized_end=3527
+  _globals['_SERVER']._serialized_end=546
+  _globals['_LISTSERVERSREQUEST']._serialized_start=548
+  _globals['_LISTSERVERSREQUEST']._serialized_end=568
+  _globals['_LISTSERVERSRESPONSE']._serialized_start=570
+  _globals['_LISTSERVERSRESPONSE']._serialized_end=631
+  _globals['_GETSERVERREQUEST']._serialized_start=633
+  _globals['_GETSERVERREQUEST']._serialized_end=665
+  _globals['_STARTSERVERREQUEST']._serialized_start=667
+  _globals['_STARTSERVERREQUEST']._serialized_end=701
+  _globals['_STOPSERVERREQUEST']._serialized_start=703
+  _globals['_STOPSERVERREQUEST']._serialized_end=736
+  _globals['_RESTARTSERVERREQUEST']._serialized_start=738
+  _globals['_RESTARTSERVERREQUEST']._serialized_end=774
+  _globals['_TOOL']._serialized_start=776
+  _globals['_TOOL']._serialized_end=903
+  _globals['_LISTTOOLSREQUEST']._serialized_start=905
+  _globals['_LISTTOOLSREQUEST']._serialized_end=939
+  _globals['_LISTTOOLSRESPONSE']._serialized_start=941
+  _globals['_LISTTOOLSRESPONSE']._serialized_end=996
+  _globals['_CALLTOOLREQUEST']._serialized_start=998
+  _globals['_CALLTOOLREQUEST']._serialized_end=1102
+  _globals['_CALLTOOLRESPONSE']._serialized_start=1105
+  _globals['_CALLTOOLRESPONSE']._serialized_end=1281
+  _globals['_ENHANCEMENT']._serialized_start=1284
+  _globals['_ENHANCEMENT']._serialized_end=1448
+  _globals['_ENHANCEDARGUMENT']._serialized_start=1450
+  _globals['_ENHANCEDARGUMENT']._serialized_end=1577
+  _globals['_PROGRESS']._serialized_start=1579
+  _globals['_PROGRESS']._serialized_end=1654
+  _globals['_LOGMESSAGE']._serialized_start=1656
+  _globals['_LOGMESSAGE']._serialized_end=1718
+  _globals['_CALLTOOLEVENT']._serialized_start=1721
+  _globals['_CALLTOOLEVENT']._serialized_end=1883
+  _globals['_FORWARDREQUEST']._serialized_start=1885
+  _globals['_FORWARDREQUEST']._serialized_end=1939
+  _globals['_FORWARDRESPONSE']._serialized_start=1941
+  _globals['_FORWARDRESPONSE']._serialized_end=1981
+  _globals['_RESETBREAKERSREQUEST']._serialized_start=1983
+  _globals['_RESETBREAKERSREQUEST']._serialized_end=2019
+  _globals['_RESETBREAKERSRESPONSE']._serialized_start=2021
+  _globals['_RESETBREAKERSRESPONSE']._serialized_end=2084
+  _globals['_GETROUTERSTATSREQUEST']._serialized_start=2086
+  _globals['_GETROUTERSTATSREQUEST']._serialized_end=2109
+  _globals['_ENHANCERLINKSTATS']._serialized_start=2112
+  _globals['_ENHANCERLINKSTATS']._serialized_end=2404
+  _globals['_ROUTERSTATS']._serialized_start=2406
+  _globals['_ROUTERSTATS']._serialized_end=2471
+  _globals['_ROUTERSERVICE']._serialized_start=2597
+  _globals['_ROUTERSERVICE']._serialized_end=3545
 # @@protoc_insertion_point(module_scope)
