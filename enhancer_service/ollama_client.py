@@ -165,6 +165,9 @@ class OllamaClient:
 
     async def _guarded(self, call: Callable[[], Awaitable[T]], budget: float) -> T:
         """Run `call` within `budget` seconds if the breaker admits it, and record the outcome."""
+        # A caller whose deadline is already spent says nothing about Ollama, so the breaker never sees it.
+        if budget <= 0:
+            raise OllamaTimeoutError("the deadline was spent before Ollama was called")
         try:
             trial = self.breaker.before_call()
         except breaker_module.CircuitOpenError as error:
@@ -175,8 +178,6 @@ class OllamaClient:
             ) from None
 
         try:
-            if budget <= 0:
-                raise OllamaTimeoutError("the deadline was spent before Ollama was called")
             try:
                 async with asyncio.timeout(budget):
                     result = await call()

@@ -13,6 +13,7 @@ from enhancer_service.errors import (
     CircuitOpenError,
     ModelMissingError,
     OllamaServerError,
+    OllamaTimeoutError,
     OllamaUnreachableError,
     RulesError,
 )
@@ -290,3 +291,14 @@ async def test_connection_refused_fails_fast_naming_url() -> None:
     assert elapsed < 10
     assert not reached
     assert client.reachable is False
+
+
+async def test_spent_deadline_skips_ollama_and_breaker(fake_ollama: FakeOllama) -> None:
+    client = make_client(fake_ollama.url, threshold=1)
+
+    with pytest.raises(OllamaTimeoutError, match="deadline was spent"):
+        await client.chat("llama3.2:3b", [{"role": "user", "content": "hi"}], {}, budget=-0.1)
+    await client.aclose()
+
+    assert fake_ollama.chat_requests() == []
+    assert client.breaker.state is BreakerState.CLOSED
