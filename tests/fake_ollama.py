@@ -13,6 +13,7 @@ In-process use (tests):   server = FakeOllama(); await server.start(); server.fa
 Standalone (demos, other test suites):   python -m tests.fake_ollama --port 11434
 A standalone server takes faults as JSON on POST /_fake/faults, returns the
 recorded requests on GET /_fake/requests and clears both on POST /_fake/reset.
+Requests to these /_fake/ paths are not recorded.
 """
 
 from __future__ import annotations
@@ -141,8 +142,10 @@ class FakeOllama:
                 except ValueError:
                     body = None
 
-                self.requests.append(RecordedRequest(method=method, path=path.split("?")[0], body=body, headers=headers))
-                await self._route(method, path.split("?")[0], body, writer)
+                route = path.split("?")[0]
+                if not route.startswith("/_fake/"):
+                    self.requests.append(RecordedRequest(method=method, path=route, body=body, headers=headers))
+                await self._route(method, route, body, writer)
                 if headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.CancelledError):

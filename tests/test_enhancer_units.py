@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from enhancer_service.cache import EnhanceCache, make_cache_key
@@ -25,7 +29,7 @@ from enhancer_service.tokens import estimate_tokens, looks_truncated
 from mcp_router.breaker import BreakerSettings, BreakerState, CircuitBreaker
 from tests.enhancer_support import SHIPPED_RULES, fake_ollama  # noqa: F401 (fixture)
 from tests.fake_ollama import REWRITE_PREFIX, FakeOllama
-from tests.harness import free_port
+from tests.harness import REPO, free_port
 
 RULES_PATH = Path("/etc/enhancer/rules.json")
 
@@ -302,3 +306,26 @@ async def test_spent_deadline_skips_ollama_and_breaker(fake_ollama: FakeOllama) 
 
     assert fake_ollama.chat_requests() == []
     assert client.breaker.state is BreakerState.CLOSED
+
+
+async def test_standalone_fake_ollama_takes_faults_over_http() -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fake_ollama", "--port", str(port), cwd=REPO, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        banner = await asyncio.wait_for(process.stdout.readline(), timeout=15)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            faults = await http.post("/_fake/faults", json={"status": 503})
+            busy = await http.post("/api/chat", json={"model": "llama3.2:3b", "messages": [], "stream": False})
+            recorded = await http.get("/_fake/requests")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.wait_for(process.wait(), timeout=15)
+
+    assert f"127.0.0.1:{port}" in banner.decode()
+    assert faults.json()["status"] == 503
+    assert busy.status_code == 503
+    assert "error" in busy.json()
+    assert [request["path"] for request in recorded.json()] == ["/api/chat"]
+    assert exit_code == 0
