@@ -246,7 +246,7 @@ class FakeOllama:
         else:
             lines.append({**self._piece(model, is_chat, "", thinking=False), **final})
         # A blank line after every third line, and chunks that cut through lines and
-        # UTF-8 characters, as streams look after proxies and TCP segmentation.
+        # UTF-8 characters, as streams can arrive through proxies and TCP segmentation.
         stream = b"".join(
             json.dumps(line, ensure_ascii=False).encode() + b"\n" + (b"\n" if number % 3 == 2 else b"") for number, line in enumerate(lines)
         )
