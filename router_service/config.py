@@ -17,6 +17,7 @@ from typing import Any
 import aiofiles
 
 from mcp_router.breaker import BreakerSettings
+from mcp_router.serving import split_host_port
 
 # Matches ${VAR} and ${VAR:-default}.
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -63,10 +64,25 @@ class ServerConfig:
     cwd: str | None = None
     enabled: bool = True
     settings: ServerSettings = field(default_factory=ServerSettings)
+    # Tool name -> names of its string arguments that CallTool with `enhance` rewrites.
+    enhance: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def argv(self) -> list[str]:
         return [self.command, *self.args]
+
+
+@dataclass(frozen=True)
+class EnhancerSettings:
+    """How the router reaches the enhancer service; `address` None turns enhancement off."""
+
+    address: str | None = None
+    # Cap on one enhancer call; the caller's remaining deadline minus `margin` may cut it.
+    budget: float = 10.0
+    margin: float = 0.05
+    breaker: BreakerSettings = field(default_factory=lambda: BreakerSettings(failure_threshold=3, recovery_timeout=10.0))
+    # Advertise MCP sampling to servers and answer it through the enhancer.
+    sampling: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,11 +94,12 @@ class RouterConfig:
     defaults: ServerSettings
     max_message_bytes: int = 64 * MIB
     shutdown_grace: float = 10.0
+    enhancer: EnhancerSettings = field(default_factory=EnhancerSettings)
 
 
 # Keys of a server entry: Claude Desktop's own, the router's, and keys other hosts
 # write that the router accepts (`type` must be stdio, `disabled` is Cline's switch).
-_HOST_KEYS = {"command", "args", "env", "cwd", "enabled", "disabled", "type"}
+_HOST_KEYS = {"command", "args", "env", "cwd", "enabled", "disabled", "type", "enhance"}
 _SETTING_KEYS = {
     "requestTimeoutSeconds": ("request_timeout", float),
     "startupTimeoutSeconds": ("startup_timeout", float),
@@ -99,7 +116,7 @@ _SETTING_KEYS = {
     "breaker": ("breaker", dict),
     "roots": ("roots", list),
 }
-_GLOBAL_KEYS = {"maxMessageBytes", "shutdownGraceSeconds"}
+_GLOBAL_KEYS = {"maxMessageBytes", "shutdownGraceSeconds", "enhancer"}
 
 
 class _Reader:
@@ -217,6 +234,46 @@ def _parse_server(reader: _Reader, name: str, raw: Any, defaults: ServerSettings
         cwd=reader.expand(cwd, f"{where}.cwd") if cwd is not None else None,
         enabled=enabled,
         settings=_parse_settings(reader, raw, defaults, where),
+        enhance=_parse_enhance(reader, raw.get("enhance", {}), f"{where}.enhance"),
+    )
+
+
+def _parse_enhance(reader: _Reader, value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not all(
+        isinstance(arguments, list) and all(isinstance(name, str) and name for name in arguments) for arguments in value.values()
+    ):
+        raise reader.error(where, 'must map tool names to lists of argument names, for example {"search": ["query"]}')
+    return {tool: tuple(arguments) for tool, arguments in value.items()}
+
+
+def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
+    where = "router.enhancer"
+    if not isinstance(value, dict):
+        raise reader.error(where, 'must be an object such as {"address": "127.0.0.1:50052"}')
+    known = {"address", "budgetSeconds", "marginSeconds", "breaker", "sampling"}
+    for key in value:
+        if key not in known:
+            raise reader.error(f"{where}.{key}", f"unknown option; expected one of {', '.join(sorted(known))}")
+    base = EnhancerSettings()
+    address = value.get("address")
+    if address is not None:
+        if not isinstance(address, str):
+            raise reader.error(f"{where}.address", "must be a HOST:PORT string")
+        address = reader.expand(address, f"{where}.address") or None
+        if address is not None:
+            try:
+                split_host_port(address)
+            except ValueError as error:
+                raise reader.error(f"{where}.address", str(error)) from None
+    sampling = value.get("sampling", base.sampling)
+    if not isinstance(sampling, bool):
+        raise reader.error(f"{where}.sampling", "must be true or false")
+    return EnhancerSettings(
+        address=address,
+        budget=reader.number(value.get("budgetSeconds", base.budget), f"{where}.budgetSeconds", float, 0.01),
+        margin=reader.number(value.get("marginSeconds", base.margin), f"{where}.marginSeconds", float, 0),
+        breaker=_parse_breaker(reader, value["breaker"], base.breaker, f"{where}.breaker") if "breaker" in value else base.breaker,
+        sampling=sampling,
     )
 
 
@@ -244,7 +301,14 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
     if not isinstance(servers_raw, dict):
         raise reader.error("mcpServers", "missing or not an object; it maps server names to {command, args, env, cwd}")
     servers = {name: _parse_server(reader, name, entry, defaults) for name, entry in servers_raw.items()}
-    return RouterConfig(path=path, servers=servers, defaults=defaults, max_message_bytes=max_message_bytes, shutdown_grace=shutdown_grace)
+    return RouterConfig(
+        path=path,
+        servers=servers,
+        defaults=defaults,
+        max_message_bytes=max_message_bytes,
+        shutdown_grace=shutdown_grace,
+        enhancer=_parse_enhancer(reader, router.get("enhancer", {})),
+    )
 
 
 async def load_config(path: Path, environ: dict[str, str] | None = None) -> RouterConfig:

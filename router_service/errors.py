@@ -64,3 +64,19 @@ class UpstreamError(RouterError):
         super().__init__(message)
         self.code = code
         self.error_json = error_json
+
+
+# The enhancer
+
+
+class EnhancerNotConfigured(RouterError):
+    """The router was started without an enhancer address."""
+
+
+class EnhancerFailed(RouterError):
+    """The enhancer answered with an error status, or could not be reached."""
+
+    def __init__(self, code: object, message: str) -> None:
+        super().__init__(message)
+        # A grpc.StatusCode; passed through to the router's caller unchanged.
+        self.code = code

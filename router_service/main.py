@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from mcp_router.serving import ServerLimits, ServiceHost, install_stop_signals, 
 from mcp_router.v1 import router_pb2_grpc
 
 from .config import ConfigError, load_config
+from .enhancer_link import ENHANCER_SERVICE, EnhancerLink
 from .router import Router
 from .servicer import SERVER_HEALTH_PREFIX, SERVICE_NAME, RouterServicer
 from .supervisor import ServerState, ServerSupervisor
@@ -40,19 +42,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_LISTEN,
         help=f"HOST:PORT to serve gRPC on; port 0 picks a free port (default: {DEFAULT_LISTEN})",
     )
+    parser.add_argument(
+        "--enhancer",
+        metavar="HOST:PORT",
+        default=None,
+        help="address of enhancer-service; overrides router.enhancer.address in the config. Without one, "
+        "Enhance answers FAILED_PRECONDITION and tool-argument enhancement and MCP sampling are off",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="log detail on stderr (default: info)")
     args = parser.parse_args(argv)
-    try:
-        split_host_port(args.listen)
-    except ValueError as error:
-        parser.error(str(error))
+    for option, address in (("--listen", args.listen), ("--enhancer", args.enhancer)):
+        try:
+            if address is not None:
+                split_host_port(address)
+        except ValueError as error:
+            parser.error(f"{option}: {error}")
     return args
 
 
 async def serve(args: argparse.Namespace) -> int:
     config = await load_config(args.config)
-    router = Router(config)
-    host = ServiceHost(args.listen, ServerLimits(config.max_message_bytes), [SERVICE_NAME])
+    if args.enhancer:
+        config = dataclasses.replace(config, enhancer=dataclasses.replace(config.enhancer, address=args.enhancer))
+    limits = ServerLimits(config.max_message_bytes)
+    enhancer = EnhancerLink(config.enhancer, limits) if config.enhancer.address else None
+    router = Router(config, enhancer)
+    host = ServiceHost(args.listen, limits, [SERVICE_NAME])
     router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(router), host.server)
 
     async def publish_health(supervisor: ServerSupervisor) -> None:
@@ -62,8 +77,16 @@ async def serve(args: argparse.Namespace) -> int:
     for supervisor in router.supervisors.values():
         await publish_health(supervisor)
     await host.set_serving(SERVICE_NAME, True)
+    if enhancer is not None:
+        # The router's health mirrors the enhancer's own, as its watch sees it.
+        await host.set_serving(ENHANCER_SERVICE, False)
+
+        async def publish_enhancer_health(serving: bool) -> None:
+            await host.set_serving(ENHANCER_SERVICE, serving)
+
+        enhancer.start(publish_enhancer_health)
     await host.start()
-    log.info("config=%s servers=%d", config.path, len(config.servers))
+    log.info("config=%s servers=%d enhancer=%s", config.path, len(config.servers), config.enhancer.address or "off")
 
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -73,6 +96,8 @@ async def serve(args: argparse.Namespace) -> int:
     log.info("shutting down grace=%.1fs", config.shutdown_grace)
     await host.shut_down(config.shutdown_grace)
     await router.stop()
+    if enhancer is not None:
+        await enhancer.close()
     log.info("stopped")
     return 0
 

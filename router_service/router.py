@@ -6,15 +6,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from mcp_router.breaker import CircuitOpenError, Outcome
 from mcp_router.deadlines import call_budget
+from mcp_router.v1 import enhancer_pb2
 
 from . import jsonrpc
 from .catalogue import Catalogue, ToolEntry
 from .config import RouterConfig
+from .enhancer_link import EnhancementReport, EnhancerLink, not_configured_report
 from .errors import (
+    EnhancerNotConfigured,
     InvalidArguments,
     ServerNotFound,
     ServerUnavailable,
@@ -23,7 +26,7 @@ from .errors import (
     UpstreamTimeout,
 )
 from .jsonrpc import MessageError
-from .session import LogCallback, ProgressCallback
+from .session import LogCallback, ProgressCallback, SessionHooks
 from .supervisor import ServerState, ServerSupervisor
 
 log = logging.getLogger(__name__)
@@ -42,18 +45,35 @@ class CallResult:
     tool: str
     elapsed_ms: float
     timeout_ms: int
+    enhancement: EnhancementReport | None = None
 
 
 class Router:
-    """Every configured server's supervisor and the tool catalogue they fill."""
+    """Every configured server's supervisor, the tool catalogue they fill, and the enhancer link."""
 
-    def __init__(self, config: RouterConfig) -> None:
+    def __init__(self, config: RouterConfig, enhancer: EnhancerLink | None = None) -> None:
         self.config = config
+        self.enhancer = enhancer
         self.catalogue = Catalogue()
         self._state_listeners: list[StateListener] = []
         self.supervisors: dict[str, ServerSupervisor] = {
-            name: ServerSupervisor(server, self.catalogue, self._on_state) for name, server in config.servers.items()
+            name: ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(name))
+            for name, server in config.servers.items()
         }
+
+    def _session_hooks(self, server: str) -> SessionHooks:
+        """Advertise and answer sampling only when an enhancer can produce completions."""
+        if self.enhancer is None or not self.config.enhancer.sampling:
+            return SessionHooks()
+        enhancer = self.enhancer
+
+        async def on_request(method: str, params: Any, deadline: float | None) -> str:
+            if method != "sampling/createMessage":
+                raise UpstreamError(f"{method} is not supported by this router", jsonrpc.METHOD_NOT_FOUND, "{}")
+            remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            return await enhancer.sample(server, params, remaining)
+
+        return SessionHooks(on_request=on_request, advertise_sampling=True)
 
     def add_state_listener(self, listener: StateListener) -> None:
         self._state_listeners.append(listener)
@@ -118,18 +138,30 @@ class Router:
         *,
         progress: ProgressCallback | None = None,
         on_log: LogCallback | None = None,
+        enhance: bool = False,
+        client: str = "",
     ) -> CallResult:
-        """Call one tool under min(caller deadline, server request timeout)."""
+        """Call one tool under min(caller deadline, server request timeout).
+
+        With `enhance`, the arguments named in the server's `enhance` config are
+        first rewritten through the enhancer, failing open to the originals.
+        """
+        started = time.perf_counter()
         supervisor, entry = self.resolve(server, tool)
         arguments_text = arguments_json.strip() or "{}"
         try:
-            jsonrpc.parse_object_text(arguments_text, "arguments_json")
+            arguments = jsonrpc.parse_object_text(arguments_text, "arguments_json")
         except MessageError as error:
             raise InvalidArguments(str(error)) from None
+
+        enhancement = None
+        if enhance:
+            arguments_text, enhancement = await self._enhance_arguments(supervisor, entry, arguments, arguments_text, client, time_remaining)
+            if time_remaining is not None:
+                time_remaining -= time.perf_counter() - started
         params = '{"name":%s,"arguments":%s}' % (jsonrpc.dumps(entry.name), jsonrpc.single_line(arguments_text))
 
         budget = call_budget(time_remaining, supervisor.settings.request_timeout)
-        started = time.perf_counter()
         session = supervisor.running_session()
         if on_log is not None:
             session.add_log_listener(on_log)
@@ -149,7 +181,42 @@ class Router:
             tool=entry.name,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             timeout_ms=max(0, round(budget * 1000)),
+            enhancement=enhancement,
         )
+
+    async def _enhance_arguments(
+        self,
+        supervisor: ServerSupervisor,
+        entry: ToolEntry,
+        arguments: dict[str, Any],
+        arguments_text: str,
+        client: str,
+        time_remaining: float | None,
+    ) -> tuple[str, EnhancementReport]:
+        names = supervisor.config.enhance.get(entry.name, ())
+        if self.enhancer is None:
+            return arguments_text, not_configured_report("the router has no enhancer configured")
+        if not names:
+            return arguments_text, not_configured_report(f"server '{entry.server}' names no arguments to enhance for tool '{entry.name}'")
+
+        rewritten, report = await self.enhancer.enhance_arguments(arguments, names, client, time_remaining)
+        log.info(
+            "server=%s tool=%s enhancer applied=%s reason=%s ms=%.1f",
+            entry.server, entry.name, report.applied, enhancer_pb2.EnhanceReason.Name(report.reason), report.elapsed_ms,
+        )
+        # Unchanged arguments keep their original text byte for byte.
+        return (jsonrpc.dumps(rewritten) if report.applied else arguments_text), report
+
+    async def enhance(self, request: enhancer_pb2.EnhanceRequest, time_remaining: float | None) -> enhancer_pb2.EnhanceResponse:
+        """Forward one Enhance call to the enhancer, failing open unless `require` is set."""
+        if self.enhancer is None:
+            raise EnhancerNotConfigured("enhancement is off: start the router with --enhancer HOST:PORT or set router.enhancer.address")
+        response = await self.enhancer.enhance(request, time_remaining)
+        log.info(
+            "enhance client=%s applied=%s reason=%s ms=%.1f",
+            request.client or "-", response.applied, enhancer_pb2.EnhanceReason.Name(response.reason), response.elapsed_ms,
+        )
+        return response
 
     async def forward(self, server: str, request_json: str, time_remaining: float | None) -> str:
         """Send one raw JSON-RPC request; return the reply verbatim with the caller's id.

@@ -12,11 +12,13 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from mcp_router.breaker import BreakerState
-from mcp_router.v1 import router_pb2, router_pb2_grpc
+from mcp_router.v1 import enhancer_pb2, router_pb2, router_pb2_grpc
 
 from . import jsonrpc
 from .errors import (
     AmbiguousTool,
+    EnhancerFailed,
+    EnhancerNotConfigured,
     InvalidArguments,
     InvalidRequest,
     MessageTooLarge,
@@ -28,6 +30,7 @@ from .errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from .enhancer_link import CLIENT_METADATA_KEY, EnhancementReport
 from .router import CallResult, Router
 from .supervisor import ServerState, ServerSupervisor
 
@@ -50,6 +53,8 @@ STATUS_CODES: dict[type[RouterError], grpc.StatusCode] = {
     UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     MessageTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     UpstreamError: grpc.StatusCode.INTERNAL,
+    EnhancerNotConfigured: grpc.StatusCode.FAILED_PRECONDITION,
+    # EnhancerFailed carries the enhancer's own status code, passed through.
 }
 # JSON-RPC error codes from a server that say the caller's request was at fault.
 UPSTREAM_ERROR_CODES = {
@@ -62,6 +67,8 @@ _BREAKER_STATES = {state: router_pb2.BreakerState.Value(state.value) for state i
 
 
 def status_code(error: RouterError) -> grpc.StatusCode:
+    if isinstance(error, EnhancerFailed) and isinstance(error.code, grpc.StatusCode):
+        return error.code
     if isinstance(error, UpstreamError):
         return UPSTREAM_ERROR_CODES.get(error.code, grpc.StatusCode.INTERNAL)
     for kind in type(error).__mro__:
@@ -124,7 +131,7 @@ def server_message(supervisor: ServerSupervisor) -> router_pb2.Server:
 
 
 def call_response(result: CallResult) -> router_pb2.CallToolResponse:
-    return router_pb2.CallToolResponse(
+    response = router_pb2.CallToolResponse(
         result_json=result.result_json,
         is_error=result.is_error,
         server=result.server,
@@ -132,6 +139,32 @@ def call_response(result: CallResult) -> router_pb2.CallToolResponse:
         elapsed_ms=result.elapsed_ms,
         timeout_ms=result.timeout_ms,
     )
+    if result.enhancement is not None:
+        response.enhancement.CopyFrom(enhancement_message(result.enhancement))
+    return response
+
+
+def enhancement_message(report: EnhancementReport) -> router_pb2.Enhancement:
+    return router_pb2.Enhancement(
+        applied=report.applied,
+        reason=report.reason,
+        detail=report.detail,
+        elapsed_ms=report.elapsed_ms,
+        arguments=[
+            router_pb2.EnhancedArgument(name=item.name, applied=item.applied, reason=item.reason, detail=item.detail, cached=item.cached)
+            for item in report.arguments
+        ],
+    )
+
+
+def client_name(request_client: str, context: grpc.aio.ServicerContext) -> str:
+    """The request's client, else the `x-client-name` metadata, else empty."""
+    if request_client:
+        return request_client
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_METADATA_KEY and isinstance(value, str):
+            return value
+    return ""
 
 
 def progress_event(params: dict[str, Any]) -> router_pb2.CallToolEvent:
@@ -217,7 +250,14 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
     async def CallTool(self, request, context):
         try:
-            result = await self.router.call_tool(request.server, request.tool, request.arguments_json, time_remaining(context))
+            result = await self.router.call_tool(
+                request.server,
+                request.tool,
+                request.arguments_json,
+                time_remaining(context),
+                enhance=request.enhance,
+                client=client_name(request.client, context),
+            )
         except RouterError as error:
             await abort(context, error)
         return call_response(result)
@@ -232,6 +272,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 time_remaining(context),
                 progress=lambda params: events.put_nowait(progress_event(params)),
                 on_log=lambda params: events.put_nowait(log_event(params)),
+                enhance=request.enhance,
+                client=client_name(request.client, context),
             )
         )
         try:
@@ -270,3 +312,35 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         for supervisor in targets:
             supervisor.breaker.reset()
         return router_pb2.ResetBreakersResponse(servers=[server_message(s) for s in targets])
+
+    async def Enhance(self, request, context):
+        if not request.client:
+            request.client = client_name("", context)
+        try:
+            return await self.router.enhance(request, time_remaining(context))
+        except RouterError as error:
+            await abort(context, error)
+
+    async def GetStats(self, request, context):
+        stats = router_pb2.RouterStats()
+        link = self.router.enhancer
+        if link is None:
+            return stats
+        snapshot = link.breaker.snapshot()
+        stats.enhancer.CopyFrom(
+            router_pb2.EnhancerLinkStats(
+                address=link.address,
+                breaker=_BREAKER_STATES[snapshot.state],
+                consecutive_failures=snapshot.consecutive_failures,
+                retry_after_seconds=snapshot.retry_after,
+                health=link.health,
+                calls=link.counters.calls,
+                failures=link.counters.failures,
+                skipped_breaker_open=link.counters.skipped_breaker_open,
+            )
+        )
+        enhancer_stats, error = await link.stats(time_remaining(context))
+        if enhancer_stats is not None:
+            stats.enhancer.enhancer.CopyFrom(enhancer_stats)
+        stats.enhancer.enhancer_error = error
+        return stats

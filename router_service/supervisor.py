@@ -93,6 +93,9 @@ class ServerSupervisor:
                 self._wake.set()
                 return
             self.consecutive_failures = 0
+            # STARTING at once, so a caller that waits for the start to settle
+            # never sees the previous STOPPED or FATAL state.
+            await self._set_state(ServerState.STARTING)
             self._runner = asyncio.create_task(self._run(), name=f"supervise-{self.name}")
 
     async def stop(self) -> None:
@@ -184,16 +187,24 @@ class ServerSupervisor:
 
     async def _after_failed_start(self) -> bool:
         self.consecutive_failures += 1
-        return await self._backoff_or_fatal()
-
-    async def _backoff_or_fatal(self) -> bool:
-        settings = self.settings
-        if self.consecutive_failures >= settings.max_start_failures:
-            log.error("server=%s state=FATAL failed_starts=%d exit_code=%s", self.name, self.consecutive_failures, self.last_exit_code)
-            await self._set_state(ServerState.FATAL)
+        if await self._give_up_if_exhausted():
             return False
+        await self._back_off()
+        return True
+
+    async def _give_up_if_exhausted(self) -> bool:
+        """Enter FATAL and return True once the failed starts in a row reach the limit."""
+        if self.consecutive_failures < self.settings.max_start_failures:
+            return False
+        log.error("server=%s state=FATAL failed_starts=%d exit_code=%s", self.name, self.consecutive_failures, self.last_exit_code)
+        await self._set_state(ServerState.FATAL)
+        return True
+
+    async def _back_off(self) -> None:
+        """Wait in BACKOFF before the next start; no wait after a healthy run."""
+        settings = self.settings
         if self.consecutive_failures == 0:
-            return True
+            return
         delay = backoff_delay(self.consecutive_failures, settings.backoff_initial, settings.backoff_max)
         log.info("server=%s state=BACKOFF delay=%.2fs failed_starts=%d", self.name, delay, self.consecutive_failures)
         await self._set_state(ServerState.BACKOFF)
@@ -202,7 +213,6 @@ class ServerSupervisor:
             await asyncio.wait_for(self._wake.wait(), delay)
         except asyncio.TimeoutError:
             pass
-        return True
 
     async def _watch_running(self) -> bool:
         """Wait until the session ends; return True when the server should start again."""
@@ -223,6 +233,9 @@ class ServerSupervisor:
                 if task is not None:
                     task.cancel()
 
+        # Not RUNNING from the moment the exit is seen, so health turns
+        # NOT_SERVING while the rest of the process group is ended.
+        await self._set_state(ServerState.STOPPING)
         if not session.closed:
             # The reader reports the exit with the stderr tail once it sees EOF; a
             # descendant that still holds stdout open delays EOF, so wait only briefly.
@@ -231,23 +244,29 @@ class ServerSupervisor:
             except asyncio.TimeoutError:
                 await session.close(session.exit_detail())
         reason = session.close_reason
+        # A process the router had to end (its session broke while it still
+        # ran) did not exit cleanly, whatever code the stop produced.
+        exited_on_its_own = process.returncode is not None
         await self._teardown(reason)
         exit_code = self.last_exit_code
+        self.last_error = reason
 
         policy = self.settings.restart
-        if policy == "never" or (policy == "on-failure" and exit_code == 0):
-            self.last_error = reason
+        clean_exit = exited_on_its_own and exit_code == 0
+        if policy == "never" or (policy == "on-failure" and clean_exit):
             log.info("server=%s exited code=%s restart=%s; not restarting", self.name, exit_code, policy)
             await self._set_state(ServerState.STOPPED)
             return False
 
-        self.restarts += 1
-        self.last_restart_reason = reason.splitlines()[0]
-        self.last_error = reason
         if not healthy_run:
             self.consecutive_failures += 1
+        if await self._give_up_if_exhausted():
+            return False
+        self.restarts += 1
+        self.last_restart_reason = reason.splitlines()[0]
         log.warning("server=%s restarting reason=%s restarts=%d", self.name, self.last_restart_reason, self.restarts)
-        return await self._backoff_or_fatal()
+        await self._back_off()
+        return True
 
     async def _ping_loop(self, session: McpSession) -> None:
         """Ping periodically; failures mark the server degraded and count toward its breaker.
@@ -268,6 +287,7 @@ class ServerSupervisor:
         session, process = self.session, self.process
         self.session = None
         self.running_since = None
+        self.degraded = False
         if session is not None:
             await session.close(reason)
         if process is not None:
