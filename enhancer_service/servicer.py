@@ -13,7 +13,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from mcp_router.breaker import BreakerState
-from mcp_router.v1 import enhancer_pb2, enhancer_pb2_grpc, router_pb2
+from mcp_router.v1 import common_pb2, enhancer_pb2, enhancer_pb2_grpc
 
 from .enhancer import EnhanceResult, Enhancer
 from .errors import (
@@ -70,9 +70,9 @@ REASONS: dict[Reason, int] = {
 }
 
 BREAKER_STATES: dict[BreakerState, int] = {
-    BreakerState.CLOSED: router_pb2.CLOSED,
-    BreakerState.OPEN: router_pb2.OPEN,
-    BreakerState.HALF_OPEN: router_pb2.HALF_OPEN,
+    BreakerState.CLOSED: common_pb2.CLOSED,
+    BreakerState.OPEN: common_pb2.OPEN,
+    BreakerState.HALF_OPEN: common_pb2.HALF_OPEN,
 }
 
 

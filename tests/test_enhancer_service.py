@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from mcp_router.v1 import enhancer_pb2
-from mcp_router.v1.router_pb2 import CLOSED, HALF_OPEN, OPEN
+from mcp_router.v1.common_pb2 import CLOSED, HALF_OPEN, OPEN
 from tests.enhancer_support import (  # noqa: F401 (fixtures)
     NOT_SERVING,
     SERVICE_NAME,
