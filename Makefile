@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # (mcp-server-time) resolve without an absolute path.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test soak bench proto clean
+.PHONY: install run test soak bench proto clean tools
 
 install: $(STAMP)
 
@@ -40,7 +40,7 @@ run: $(STAMP)
 	trap 'kill $$enhancer 2>/dev/null; wait $$enhancer' EXIT INT TERM; \
 	$(BIN)/router-service --config $(ROUTER_CONFIG) --listen $(ROUTER_LISTEN)
 
-test: $(STAMP) $(NPM_STAMP)
+test: $(STAMP) $(NPM_STAMP) tools
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
 
 proto: $(STAMP)

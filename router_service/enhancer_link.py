@@ -85,7 +85,9 @@ class EnhancerLink:
         assert settings.address is not None  # Built only when an address is configured.
         self.settings = settings
         self.address = settings.address
-        self.channel = grpc.aio.insecure_channel(self.address, options=limits.options())
+        # round_robin spreads calls over every address the name resolves to, such as
+        # the replicas of `docker compose up --scale enhancer=3` behind dns:///enhancer.
+        self.channel = grpc.aio.insecure_channel(self.address, options=[*limits.options(), ("grpc.lb_policy_name", "round_robin")])
         self.stub = enhancer_pb2_grpc.EnhancerServiceStub(self.channel)
         self.breaker = CircuitBreaker("enhancer", settings.breaker)
         self.health = "UNKNOWN"
