@@ -34,11 +34,18 @@ $(NPM_STAMP):
 	cd $(NPM_DIR) && npm install --no-audit --no-fund --silent @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION)
 	touch $(NPM_STAMP)
 
-# The enhancer runs in the background for as long as the router runs.
+# Both services, wired together: the enhancer runs in the background for as
+# long as the router runs, and Ctrl-C stops both.
 run: $(STAMP)
 	$(BIN)/enhancer-service --listen $(ENHANCER_LISTEN) & enhancer=$$!; \
 	trap 'kill $$enhancer 2>/dev/null; wait $$enhancer' EXIT INT TERM; \
-	$(BIN)/router-service --config $(ROUTER_CONFIG) --listen $(ROUTER_LISTEN)
+	$(BIN)/router-service --config $(ROUTER_CONFIG) --listen $(ROUTER_LISTEN) --enhancer $(ENHANCER_LISTEN)
+
+# Debian's docker-compose validates docker-compose.yml in a test; no Docker engine is needed.
+tools:
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "docker-compose is missing: install Debian's docker-compose package" >&2; exit 1; fi; \
+	  apt-get install -y -qq docker-compose >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose; }; }
 
 test: $(STAMP) $(NPM_STAMP) tools
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
