@@ -275,8 +275,162 @@ class EnhancerLinkStats(_message.Message):
     enhancer_error: str
     def __init__(self, address: _Optional[str] = ..., breaker: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., consecutive_failures: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ..., health: _Optional[str] = ..., calls: _Optional[int] = ..., failures: _Optional[int] = ..., skipped_breaker_open: _Optional[int] = ..., enhancer: _Optional[_Union[_enhancer_pb2.EnhancerStats, _Mapping]] = ..., enhancer_error: _Optional[str] = ...) -> None: ...
 
+class ServerStats(_message.Message):
+    __slots__ = ("name", "state", "breaker", "calls", "errors", "timeouts", "in_flight", "p50_ms", "p95_ms", "p99_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUTS_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    P50_MS_FIELD_NUMBER: _ClassVar[int]
+    P95_MS_FIELD_NUMBER: _ClassVar[int]
+    P99_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: ServerState
+    breaker: _common_pb2.BreakerState
+    calls: int
+    errors: int
+    timeouts: int
+    in_flight: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., breaker: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., calls: _Optional[int] = ..., errors: _Optional[int] = ..., timeouts: _Optional[int] = ..., in_flight: _Optional[int] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ...) -> None: ...
+
+class RecentRequest(_message.Message):
+    __slots__ = ("at", "server", "tool", "client", "status", "elapsed_ms")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    at: str
+    server: str
+    tool: str
+    client: str
+    status: str
+    elapsed_ms: float
+    def __init__(self, at: _Optional[str] = ..., server: _Optional[str] = ..., tool: _Optional[str] = ..., client: _Optional[str] = ..., status: _Optional[str] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...
+
 class RouterStats(_message.Message):
-    __slots__ = ("enhancer",)
+    __slots__ = ("enhancer", "servers", "recent", "uptime_seconds")
     ENHANCER_FIELD_NUMBER: _ClassVar[int]
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     enhancer: EnhancerLinkStats
-    def __init__(self, enhancer: _Optional[_Union[EnhancerLinkStats, _Mapping]] = ...) -> None: ...
+    servers: _containers.RepeatedCompositeFieldContainer[ServerStats]
+    recent: _containers.RepeatedCompositeFieldContainer[RecentRequest]
+    uptime_seconds: float
+    def __init__(self, enhancer: _Optional[_Union[EnhancerLinkStats, _Mapping]] = ..., servers: _Optional[_Iterable[_Union[ServerStats, _Mapping]]] = ..., recent: _Optional[_Iterable[_Union[RecentRequest, _Mapping]]] = ..., uptime_seconds: _Optional[float] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("include_stderr", "server")
+    INCLUDE_STDERR_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    include_stderr: bool
+    server: str
+    def __init__(self, include_stderr: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
+
+class StateChanged(_message.Message):
+    __slots__ = ("from_state", "to_state", "reason")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    from_state: ServerState
+    to_state: ServerState
+    reason: str
+    def __init__(self, from_state: _Optional[_Union[ServerState, str]] = ..., to_state: _Optional[_Union[ServerState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ServerRestarted(_message.Message):
+    __slots__ = ("reason", "restarts")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    restarts: int
+    def __init__(self, reason: _Optional[str] = ..., restarts: _Optional[int] = ...) -> None: ...
+
+class BreakerChanged(_message.Message):
+    __slots__ = ("from_state", "to_state", "reason")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    from_state: _common_pb2.BreakerState
+    to_state: _common_pb2.BreakerState
+    reason: str
+    def __init__(self, from_state: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., to_state: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ToolsChanged(_message.Message):
+    __slots__ = ("tool_count", "added", "removed")
+    TOOL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    tool_count: int
+    added: _containers.RepeatedScalarFieldContainer[str]
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tool_count: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StderrLine(_message.Message):
+    __slots__ = ("line",)
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    line: str
+    def __init__(self, line: _Optional[str] = ...) -> None: ...
+
+class ConfigChanged(_message.Message):
+    __slots__ = ("action", "detail")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    detail: str
+    def __init__(self, action: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class RouterEvent(_message.Message):
+    __slots__ = ("at", "server", "state", "restart", "breaker", "tools", "stderr", "config")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    at: str
+    server: str
+    state: StateChanged
+    restart: ServerRestarted
+    breaker: BreakerChanged
+    tools: ToolsChanged
+    stderr: StderrLine
+    config: ConfigChanged
+    def __init__(self, at: _Optional[str] = ..., server: _Optional[str] = ..., state: _Optional[_Union[StateChanged, _Mapping]] = ..., restart: _Optional[_Union[ServerRestarted, _Mapping]] = ..., breaker: _Optional[_Union[BreakerChanged, _Mapping]] = ..., tools: _Optional[_Union[ToolsChanged, _Mapping]] = ..., stderr: _Optional[_Union[StderrLine, _Mapping]] = ..., config: _Optional[_Union[ConfigChanged, _Mapping]] = ...) -> None: ...
+
+class AddServerRequest(_message.Message):
+    __slots__ = ("name", "config_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    config_json: str
+    def __init__(self, name: _Optional[str] = ..., config_json: _Optional[str] = ...) -> None: ...
+
+class UpdateServerRequest(_message.Message):
+    __slots__ = ("name", "config_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    config_json: str
+    def __init__(self, name: _Optional[str] = ..., config_json: _Optional[str] = ...) -> None: ...
+
+class RemoveServerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RemoveServerResponse(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...

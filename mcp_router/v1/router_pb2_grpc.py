@@ -95,6 +95,31 @@ class RouterServiceStub:
                 request_serializer=mcp__router_dot_v1_dot_router__pb2.GetRouterStatsRequest.SerializeToString,
                 response_deserializer=mcp__router_dot_v1_dot_router__pb2.RouterStats.FromString,
                 _registered_method=True)
+        self.ClearEnhancerCache = channel.unary_unary(
+                '/mcp_router.v1.RouterService/ClearEnhancerCache',
+                request_serializer=mcp__router_dot_v1_dot_enhancer__pb2.ClearCacheRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_enhancer__pb2.ClearCacheResponse.FromString,
+                _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/mcp_router.v1.RouterService/WatchEvents',
+                request_serializer=mcp__router_dot_v1_dot_router__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_router__pb2.RouterEvent.FromString,
+                _registered_method=True)
+        self.AddServer = channel.unary_unary(
+                '/mcp_router.v1.RouterService/AddServer',
+                request_serializer=mcp__router_dot_v1_dot_router__pb2.AddServerRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_router__pb2.Server.FromString,
+                _registered_method=True)
+        self.UpdateServer = channel.unary_unary(
+                '/mcp_router.v1.RouterService/UpdateServer',
+                request_serializer=mcp__router_dot_v1_dot_router__pb2.UpdateServerRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_router__pb2.Server.FromString,
+                _registered_method=True)
+        self.RemoveServer = channel.unary_unary(
+                '/mcp_router.v1.RouterService/RemoveServer',
+                request_serializer=mcp__router_dot_v1_dot_router__pb2.RemoveServerRequest.SerializeToString,
+                response_deserializer=mcp__router_dot_v1_dot_router__pb2.RemoveServerResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer:
@@ -176,8 +201,46 @@ class RouterServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """The router's view of its enhancer: breaker, health and the enhancer's stats.
+        """Per-server call statistics, the most recent requests, and the router's
+        view of its enhancer (breaker, health and the enhancer's own stats).
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearEnhancerCache(self, request, context):
+        """Empties the enhancer's cache; FAILED_PRECONDITION without an enhancer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchEvents(self, request, context):
+        """Streams state changes, restarts, breaker transitions, tool list changes
+        and config changes as they happen, and stderr lines on request. The
+        stream stays open until the caller cancels it or the router stops.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddServer(self, request, context):
+        """Validate a server entry, persist it to the config file, and apply it:
+        AddServer starts the new server, UpdateServer restarts a changed one,
+        RemoveServer stops and forgets it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateServer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveServer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -244,6 +307,31 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=mcp__router_dot_v1_dot_router__pb2.GetRouterStatsRequest.FromString,
                     response_serializer=mcp__router_dot_v1_dot_router__pb2.RouterStats.SerializeToString,
+            ),
+            'ClearEnhancerCache': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearEnhancerCache,
+                    request_deserializer=mcp__router_dot_v1_dot_enhancer__pb2.ClearCacheRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_enhancer__pb2.ClearCacheResponse.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=mcp__router_dot_v1_dot_router__pb2.WatchEventsRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_router__pb2.RouterEvent.SerializeToString,
+            ),
+            'AddServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddServer,
+                    request_deserializer=mcp__router_dot_v1_dot_router__pb2.AddServerRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_router__pb2.Server.SerializeToString,
+            ),
+            'UpdateServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateServer,
+                    request_deserializer=mcp__router_dot_v1_dot_router__pb2.UpdateServerRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_router__pb2.Server.SerializeToString,
+            ),
+            'RemoveServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveServer,
+                    request_deserializer=mcp__router_dot_v1_dot_router__pb2.RemoveServerRequest.FromString,
+                    response_serializer=mcp__router_dot_v1_dot_router__pb2.RemoveServerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -570,6 +658,141 @@ class RouterService:
             '/mcp_router.v1.RouterService/GetStats',
             mcp__router_dot_v1_dot_router__pb2.GetRouterStatsRequest.SerializeToString,
             mcp__router_dot_v1_dot_router__pb2.RouterStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearEnhancerCache(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/ClearEnhancerCache',
+            mcp__router_dot_v1_dot_enhancer__pb2.ClearCacheRequest.SerializeToString,
+            mcp__router_dot_v1_dot_enhancer__pb2.ClearCacheResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/WatchEvents',
+            mcp__router_dot_v1_dot_router__pb2.WatchEventsRequest.SerializeToString,
+            mcp__router_dot_v1_dot_router__pb2.RouterEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/AddServer',
+            mcp__router_dot_v1_dot_router__pb2.AddServerRequest.SerializeToString,
+            mcp__router_dot_v1_dot_router__pb2.Server.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/UpdateServer',
+            mcp__router_dot_v1_dot_router__pb2.UpdateServerRequest.SerializeToString,
+            mcp__router_dot_v1_dot_router__pb2.Server.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcp_router.v1.RouterService/RemoveServer',
+            mcp__router_dot_v1_dot_router__pb2.RemoveServerRequest.SerializeToString,
+            mcp__router_dot_v1_dot_router__pb2.RemoveServerResponse.FromString,
             options,
             channel_credentials,
             insecure,
