@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from mcp_router.v1 import enhancer_pb2
 
 from . import jsonrpc
 from .catalogue import Catalogue, ToolEntry
-from .config import RouterConfig
+from .config import RouterConfig, ServerConfig
 from .enhancer_link import EnhancementReport, EnhancerLink, not_configured_report
 from .errors import (
     EnhancerNotConfigured,
@@ -25,7 +26,9 @@ from .errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from .events import EventBus
 from .jsonrpc import MessageError
+from .stats import CallStats
 from .session import LogCallback, ProgressCallback, SessionHooks
 from .supervisor import ServerState, ServerSupervisor
 
@@ -33,6 +36,10 @@ log = logging.getLogger(__name__)
 
 StateListener = Callable[[ServerSupervisor], Awaitable[None]]
 T = TypeVar("T")
+# A call cancelled this close to the end of its time budget ran out of time:
+# gRPC cancels the handler when the caller's deadline passes, which may come a
+# moment before the router's own upstream timer fires.
+DEADLINE_TOLERANCE_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,14 @@ class Router:
         self.config = config
         self.enhancer = enhancer
         self.catalogue = Catalogue()
+        self.events = EventBus()
+        self.stats = CallStats()
+        self.started_at = time.monotonic()
         self._state_listeners: list[StateListener] = []
-        self.supervisors: dict[str, ServerSupervisor] = {
-            name: ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(name))
-            for name, server in config.servers.items()
-        }
+        self.supervisors: dict[str, ServerSupervisor] = {name: self._supervisor(server) for name, server in config.servers.items()}
+
+    def _supervisor(self, server: ServerConfig) -> ServerSupervisor:
+        return ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(server.name), events=self.events)
 
     def _session_hooks(self, server: str) -> SessionHooks:
         """Advertise and answer sampling only when an enhancer can produce completions."""
@@ -93,6 +103,33 @@ class Router:
     async def stop(self) -> None:
         """Stop every server concurrently."""
         await asyncio.gather(*(supervisor.stop() for supervisor in self.supervisors.values()), return_exceptions=True)
+
+    async def apply_config(self, config: RouterConfig) -> None:
+        """Bring the running set in line with `config`: start new servers, stop removed ones,
+        restart changed ones, and leave unchanged ones alone."""
+        old = self.supervisors
+        removed = [name for name in old if name not in config.servers]
+        added = [name for name in config.servers if name not in old]
+        changed = [name for name in config.servers if name in old and old[name].config != config.servers[name]]
+        self.config = dataclasses.replace(self.config, servers=config.servers, defaults=config.defaults)
+
+        async def replace(name: str) -> None:
+            if name in old:
+                await old[name].stop()
+                self.catalogue.remove(name)
+            if name in config.servers:
+                supervisor = self._supervisor(config.servers[name])
+                self.supervisors[name] = supervisor
+                await self._on_state(supervisor)
+                if supervisor.config.enabled:
+                    await supervisor.start()
+            else:
+                del self.supervisors[name]
+                self.stats.forget(name)
+
+        await asyncio.gather(*(replace(name) for name in [*removed, *added, *changed]))
+        if removed or added or changed:
+            log.info("config applied added=%s removed=%s changed=%s", added or "-", removed or "-", changed or "-")
 
     def server(self, name: str) -> ServerSupervisor:
         supervisor = self.supervisors.get(name)
@@ -167,7 +204,7 @@ class Router:
             session.add_log_listener(on_log)
         try:
             reply = await self._through_breaker(
-                supervisor, lambda: session.request("tools/call", params, budget, progress=progress)
+                supervisor, lambda: session.request("tools/call", params, budget, progress=progress), budget
             )
         finally:
             if on_log is not None:
@@ -239,13 +276,19 @@ class Router:
             return jsonrpc.error_response(caller_id, jsonrpc.INVALID_REQUEST, problem)
 
         budget = call_budget(time_remaining, supervisor.settings.request_timeout)
-        return await self._through_breaker(supervisor, lambda: session.forward(request, budget))
+        return await self._through_breaker(supervisor, lambda: session.forward(request, budget), budget)
 
-    async def _through_breaker(self, supervisor: ServerSupervisor, call: Callable[[], Awaitable[T]]) -> T:
-        """Run one upstream call under the server's breaker, counting only transport failures."""
+    async def _through_breaker(self, supervisor: ServerSupervisor, call: Callable[[], Awaitable[T]], budget: float) -> T:
+        """Run one upstream call under the server's breaker, counting only transport failures.
+
+        A call that runs out of its `budget` seconds counts as a timeout, whether
+        the router's timer or the caller's gRPC deadline ends it first.
+        """
         trial = self._admit(supervisor)
         outcome = Outcome.IGNORED
         detail = ""
+        loop = asyncio.get_running_loop()
+        expires = loop.time() + budget
         try:
             result = await call()
             outcome = Outcome.SUCCESS
@@ -256,6 +299,11 @@ class Router:
             raise
         except (UpstreamTimeout, ServerUnavailable) as error:
             outcome, detail = Outcome.FAILURE, str(error).splitlines()[0]
+            raise
+        except asyncio.CancelledError:
+            # A caller that hung up early is ignored; one whose deadline passed saw a timeout.
+            if loop.time() >= expires - DEADLINE_TOLERANCE_SECONDS:
+                outcome, detail = Outcome.FAILURE, f"server '{supervisor.name}' did not answer within the caller's deadline"
             raise
         finally:
             supervisor.breaker.after_call(outcome, trial=trial, detail=detail)
