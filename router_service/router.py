@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from mcp_router.v1 import enhancer_pb2
 
 from . import jsonrpc
 from .catalogue import Catalogue, ToolEntry
-from .config import RouterConfig, ServerConfig
+from .config import RouterConfig
 from .enhancer_link import EnhancementReport, EnhancerLink, not_configured_report
 from .errors import (
     EnhancerNotConfigured,
@@ -26,9 +25,7 @@ from .errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from .events import EventBus
 from .jsonrpc import MessageError
-from .stats import CallStats
 from .session import LogCallback, ProgressCallback, SessionHooks
 from .supervisor import ServerState, ServerSupervisor
 
@@ -62,14 +59,11 @@ class Router:
         self.config = config
         self.enhancer = enhancer
         self.catalogue = Catalogue()
-        self.events = EventBus()
-        self.stats = CallStats()
-        self.started_at = time.monotonic()
         self._state_listeners: list[StateListener] = []
-        self.supervisors: dict[str, ServerSupervisor] = {name: self._supervisor(server) for name, server in config.servers.items()}
-
-    def _supervisor(self, server: ServerConfig) -> ServerSupervisor:
-        return ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(server.name), events=self.events)
+        self.supervisors: dict[str, ServerSupervisor] = {
+            name: ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(name))
+            for name, server in config.servers.items()
+        }
 
     def _session_hooks(self, server: str) -> SessionHooks:
         """Advertise and answer sampling only when an enhancer can produce completions."""
@@ -103,33 +97,6 @@ class Router:
     async def stop(self) -> None:
         """Stop every server concurrently."""
         await asyncio.gather(*(supervisor.stop() for supervisor in self.supervisors.values()), return_exceptions=True)
-
-    async def apply_config(self, config: RouterConfig) -> None:
-        """Bring the running set in line with `config`: start new servers, stop removed ones,
-        restart changed ones, and leave unchanged ones alone."""
-        old = self.supervisors
-        removed = [name for name in old if name not in config.servers]
-        added = [name for name in config.servers if name not in old]
-        changed = [name for name in config.servers if name in old and old[name].config != config.servers[name]]
-        self.config = dataclasses.replace(self.config, servers=config.servers, defaults=config.defaults)
-
-        async def replace(name: str) -> None:
-            if name in old:
-                await old[name].stop()
-                self.catalogue.remove(name)
-            if name in config.servers:
-                supervisor = self._supervisor(config.servers[name])
-                self.supervisors[name] = supervisor
-                await self._on_state(supervisor)
-                if supervisor.config.enabled:
-                    await supervisor.start()
-            else:
-                del self.supervisors[name]
-                self.stats.forget(name)
-
-        await asyncio.gather(*(replace(name) for name in [*removed, *added, *changed]))
-        if removed or added or changed:
-            log.info("config applied added=%s removed=%s changed=%s", added or "-", removed or "-", changed or "-")
 
     def server(self, name: str) -> ServerSupervisor:
         supervisor = self.supervisors.get(name)
