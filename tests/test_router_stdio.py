@@ -10,6 +10,7 @@ import pytest
 
 from mcp_router.v1 import router_pb2
 from tests.conftest import fault_server
+from tests.fixtures.fault_server import TOOLS
 from tests.test_router_lifecycle import wait_until
 
 
@@ -122,8 +123,8 @@ async def test_tool_pages_are_followed_and_repeats_stop(start_router):
     looping = await router.stub.ListTools(router_pb2.ListToolsRequest(server="looping"), timeout=10)
 
     assert "paged__echo_args" in {tool.qualified_name for tool in paged.tools}
-    assert len(paged.tools) == len({tool.name for tool in paged.tools}) == 18
-    assert len(looping.tools) == 18
+    assert len(paged.tools) == len({tool.name for tool in paged.tools}) == len(TOOLS)
+    assert len(looping.tools) == len(TOOLS)
 
 
 async def test_unsupported_protocol_version_fails_start(start_router):
@@ -149,7 +150,7 @@ async def test_slow_start_shows_starting_then_running(start_router):
         server = await router.server("slow")
         return server if server.state == router_pb2.RUNNING else None
 
-    assert (await wait_until(running)).tool_count == 18
+    assert (await wait_until(running)).tool_count == len(TOOLS)
 
 
 async def test_notification_bursts_and_unknown_progress_are_survived(start_router):
