@@ -22,6 +22,8 @@ STDERR_CHUNK_BYTES = 64 * 1024
 MAX_STDERR_LINE_CHARS = 2000
 # How often a stop polls for leftover processes in the group.
 GROUP_POLL_SECONDS = 0.05
+# How often wait() checks whether the process has exited.
+EXIT_POLL_SECONDS = 0.05
 
 
 class StderrTail:
@@ -110,8 +112,15 @@ class ServerProcess:
         return self._process.returncode
 
     async def wait(self) -> int:
-        """Wait for the process to exit and return its exit code."""
-        return await self._process.wait()
+        """Wait for the process to exit and return its exit code.
+
+        asyncio's Process.wait() (CPython 3.11) returns only once every pipe is
+        closed as well, so a descendant that inherited stdout would hide the
+        exit for as long as it lives. The exit code is polled instead.
+        """
+        while self._process.returncode is None:
+            await asyncio.sleep(EXIT_POLL_SECONDS)
+        return self._process.returncode
 
     async def wait_stderr(self, timeout: float) -> None:
         """Give the stderr reader up to `timeout` seconds to take in the final output."""
@@ -145,7 +154,7 @@ class ServerProcess:
                 self._signal_group(signal.SIGTERM)
                 if not await self._wait_exit(stage_timeout):
                     self._signal_group(signal.SIGKILL)
-                    await self._process.wait()
+                    await self.wait()
         await self.reap_group(stage_timeout)
         self._stderr_task.cancel()
         return self._process.returncode
@@ -176,7 +185,7 @@ class ServerProcess:
 
     async def _wait_exit(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._process.wait(), timeout)
+            await asyncio.wait_for(self.wait(), timeout)
             return True
         except asyncio.TimeoutError:
             return False
