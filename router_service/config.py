@@ -95,6 +95,8 @@ class RouterConfig:
     max_message_bytes: int = 64 * MIB
     shutdown_grace: float = 10.0
     enhancer: EnhancerSettings = field(default_factory=EnhancerSettings)
+    # AddServer and UpdateServer run arbitrary commands, so they are off unless enabled.
+    allow_server_management: bool = False
 
 
 # Keys of a server entry: Claude Desktop's own, the router's, and keys other hosts
@@ -116,7 +118,7 @@ _SETTING_KEYS = {
     "breaker": ("breaker", dict),
     "roots": ("roots", list),
 }
-_GLOBAL_KEYS = {"maxMessageBytes", "shutdownGraceSeconds", "enhancer"}
+_GLOBAL_KEYS = {"maxMessageBytes", "shutdownGraceSeconds", "enhancer", "allowServerManagement"}
 
 
 class _Reader:
@@ -297,6 +299,10 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
     max_message_bytes = reader.number(router.get("maxMessageBytes", 64 * MIB), "router.maxMessageBytes", int, 4 * MIB)
     shutdown_grace = reader.number(router.get("shutdownGraceSeconds", 10.0), "router.shutdownGraceSeconds", float, 0)
 
+    allow_management = router.get("allowServerManagement", False)
+    if not isinstance(allow_management, bool):
+        raise reader.error("router.allowServerManagement", "must be true or false")
+
     servers_raw = raw.get("mcpServers")
     if not isinstance(servers_raw, dict):
         raise reader.error("mcpServers", "missing or not an object; it maps server names to {command, args, env, cwd}")
@@ -308,11 +314,12 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         max_message_bytes=max_message_bytes,
         shutdown_grace=shutdown_grace,
         enhancer=_parse_enhancer(reader, router.get("enhancer", {})),
+        allow_server_management=allow_management,
     )
 
 
-async def load_config(path: Path, environ: dict[str, str] | None = None) -> RouterConfig:
-    """Read and validate a config file without blocking the event loop."""
+async def read_config(path: Path, environ: dict[str, str] | None = None) -> tuple[RouterConfig, str]:
+    """Read and validate a config file without blocking the event loop; return it with its text."""
     try:
         async with aiofiles.open(path, "r", encoding="utf-8") as file:
             text = await file.read()
@@ -322,4 +329,10 @@ async def load_config(path: Path, environ: dict[str, str] | None = None) -> Rout
         raise ConfigError(f"{path}: not valid UTF-8 at byte {error.start}") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
-    return parse_config(text, path, environ)
+    return parse_config(text, path, environ), text
+
+
+async def load_config(path: Path, environ: dict[str, str] | None = None) -> RouterConfig:
+    """Read and validate a config file without blocking the event loop."""
+    config, _ = await read_config(path, environ)
+    return config

@@ -14,6 +14,14 @@ class ServerNotFound(RouterError):
     """No server with this name is configured."""
 
 
+class ServerExists(RouterError):
+    """AddServer named a server that is already configured."""
+
+
+class ManagementDisabled(RouterError):
+    """AddServer or UpdateServer while server management is off."""
+
+
 class ToolNotFound(RouterError):
     """No running server has a tool with this name."""
 

@@ -13,7 +13,8 @@ from mcp_router.logs import LOG_LEVELS, configure_logging
 from mcp_router.serving import ServerLimits, ServiceHost, install_stop_signals, split_host_port
 from mcp_router.v1 import router_pb2_grpc
 
-from .config import ConfigError, load_config
+from .config import ConfigError, read_config
+from .config_store import POLL_SECONDS, ConfigStore
 from .enhancer_link import ENHANCER_SERVICE, EnhancerLink
 from .router import Router
 from .servicer import SERVER_HEALTH_PREFIX, SERVICE_NAME, RouterServicer
@@ -49,6 +50,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="address of enhancer-service; overrides router.enhancer.address in the config. Without one, "
         "Enhance answers FAILED_PRECONDITION and tool-argument enhancement and MCP sampling are off",
     )
+    parser.add_argument(
+        "--allow-server-management",
+        action="store_true",
+        help="enable AddServer and UpdateServer, which start arbitrary commands (off by default; "
+        "also router.allowServerManagement in the config)",
+    )
+    parser.add_argument(
+        "--config-poll-seconds",
+        type=float,
+        default=POLL_SECONDS,
+        help=f"how often the config file is checked for hand edits, in seconds (default: {POLL_SECONDS:g})",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="log detail on stderr (default: info)")
     args = parser.parse_args(argv)
     for option, address in (("--listen", args.listen), ("--enhancer", args.enhancer)):
@@ -61,12 +74,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    config = await load_config(args.config)
+    config, text = await read_config(args.config)
     if args.enhancer:
         config = dataclasses.replace(config, enhancer=dataclasses.replace(config.enhancer, address=args.enhancer))
+    if args.allow_server_management:
+        config = dataclasses.replace(config, allow_server_management=True)
     limits = ServerLimits(config.max_message_bytes)
     enhancer = EnhancerLink(config.enhancer, limits) if config.enhancer.address else None
     router = Router(config, enhancer)
+    store = ConfigStore(config, text, router.apply_config, router.events)
+    router.use_store(store)
     host = ServiceHost(args.listen, limits, [SERVICE_NAME])
     router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(router), host.server)
 
@@ -91,9 +108,11 @@ async def serve(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
     await router.start()
+    store.start_watching(args.config_poll_seconds)
     await stop.wait()
 
     log.info("shutting down grace=%.1fs", config.shutdown_grace)
+    await store.stop_watching()
     await host.shut_down(config.shutdown_grace)
     await router.stop()
     if enhancer is not None:

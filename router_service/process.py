@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import time
+from typing import Callable
 
 from .errors import StartupFailed
 
@@ -64,8 +65,15 @@ class StderrTail:
 class ServerProcess:
     """A spawned server process with piped stdio and a continuously drained stderr."""
 
-    def __init__(self, name: str, process: asyncio.subprocess.Process, stderr_tail_lines: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        process: asyncio.subprocess.Process,
+        stderr_tail_lines: int,
+        on_stderr_line: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
+        self._on_stderr_line = on_stderr_line
         self._process = process
         self.pid = process.pid
         self.started_at = time.monotonic()
@@ -73,7 +81,16 @@ class ServerProcess:
         self._stderr_task = asyncio.create_task(self._drain_stderr(), name=f"stderr-{name}")
 
     @classmethod
-    async def spawn(cls, name: str, argv: list[str], env: dict[str, str], cwd: str | None, stderr_tail_lines: int) -> "ServerProcess":
+    async def spawn(
+        cls,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        stderr_tail_lines: int,
+        *,
+        on_stderr_line: Callable[[str], None] | None = None,
+    ) -> "ServerProcess":
         """Start `argv` in a new process group; raise StartupFailed if it cannot start."""
         try:
             process = await asyncio.create_subprocess_exec(
@@ -95,7 +112,7 @@ class ServerProcess:
         except OSError as error:
             raise StartupFailed(f"cannot start {argv[0]}: {error.strerror}") from None
         log.info("server=%s spawned pid=%s", name, process.pid)
-        return cls(name, process, stderr_tail_lines)
+        return cls(name, process, stderr_tail_lines, on_stderr_line)
 
     @property
     def stdin(self) -> asyncio.StreamWriter:
@@ -141,6 +158,8 @@ class ServerProcess:
                 return
             for line in self.stderr.feed(chunk):
                 log.debug("server=%s stderr: %s", self.name, line)
+                if self._on_stderr_line is not None:
+                    self._on_stderr_line(line)
 
     async def stop(self, stage_timeout: float) -> int | None:
         """Close stdin, wait; SIGTERM the group, wait; SIGKILL the group.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -14,10 +15,13 @@ from mcp_router.v1 import enhancer_pb2
 
 from . import jsonrpc
 from .catalogue import Catalogue, ToolEntry
-from .config import RouterConfig
+from .config import RouterConfig, ServerConfig
+from .config_store import ConfigStore
 from .enhancer_link import EnhancementReport, EnhancerLink, not_configured_report
 from .errors import (
     EnhancerNotConfigured,
+    InvalidRequest,
+    ManagementDisabled,
     InvalidArguments,
     ServerNotFound,
     ServerUnavailable,
@@ -25,7 +29,9 @@ from .errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from .events import EventBus
 from .jsonrpc import MessageError
+from .stats import CallStats
 from .session import LogCallback, ProgressCallback, SessionHooks
 from .supervisor import ServerState, ServerSupervisor
 
@@ -59,11 +65,15 @@ class Router:
         self.config = config
         self.enhancer = enhancer
         self.catalogue = Catalogue()
+        self.events = EventBus()
+        self.stats = CallStats()
+        self.started_at = time.monotonic()
         self._state_listeners: list[StateListener] = []
-        self.supervisors: dict[str, ServerSupervisor] = {
-            name: ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(name))
-            for name, server in config.servers.items()
-        }
+        self._store: ConfigStore | None = None
+        self.supervisors: dict[str, ServerSupervisor] = {name: self._supervisor(server) for name, server in config.servers.items()}
+
+    def _supervisor(self, server: ServerConfig) -> ServerSupervisor:
+        return ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(server.name), events=self.events)
 
     def _session_hooks(self, server: str) -> SessionHooks:
         """Advertise and answer sampling only when an enhancer can produce completions."""
@@ -97,6 +107,63 @@ class Router:
     async def stop(self) -> None:
         """Stop every server concurrently."""
         await asyncio.gather(*(supervisor.stop() for supervisor in self.supervisors.values()), return_exceptions=True)
+
+    # Config edits
+
+    def use_store(self, store: ConfigStore) -> None:
+        self._store = store
+
+    async def add_server(self, name: str, entry_json: str) -> None:
+        self._require_management("AddServer")
+        await self._config_store().add_server(name, entry_json)
+
+    async def update_server(self, name: str, entry_json: str) -> None:
+        self._require_management("UpdateServer")
+        self.server(name)
+        await self._config_store().update_server(name, entry_json)
+
+    async def remove_server(self, name: str) -> None:
+        self.server(name)
+        await self._config_store().remove_server(name)
+
+    def _require_management(self, method: str) -> None:
+        if not self.config.allow_server_management:
+            raise ManagementDisabled(
+                f"{method} is off because it starts arbitrary commands: start the router with "
+                "--allow-server-management or set router.allowServerManagement to true"
+            )
+
+    def _config_store(self) -> ConfigStore:
+        if self._store is None:
+            raise InvalidRequest("this router has no config file to edit")
+        return self._store
+
+    async def apply_config(self, config: RouterConfig) -> None:
+        """Bring the running set in line with `config`: start new servers, stop removed ones,
+        restart changed ones, and leave unchanged ones alone."""
+        old = self.supervisors
+        removed = [name for name in old if name not in config.servers]
+        added = [name for name in config.servers if name not in old]
+        changed = [name for name in config.servers if name in old and old[name].config != config.servers[name]]
+        self.config = dataclasses.replace(self.config, servers=config.servers, defaults=config.defaults)
+
+        async def replace(name: str) -> None:
+            if name in old:
+                await old[name].stop()
+                self.catalogue.remove(name)
+            if name in config.servers:
+                supervisor = self._supervisor(config.servers[name])
+                self.supervisors[name] = supervisor
+                await self._on_state(supervisor)
+                if supervisor.config.enabled:
+                    await supervisor.start()
+            else:
+                del self.supervisors[name]
+                self.stats.forget(name)
+
+        await asyncio.gather(*(replace(name) for name in [*removed, *added, *changed]))
+        if removed or added or changed:
+            log.info("config applied added=%s removed=%s changed=%s", added or "-", removed or "-", changed or "-")
 
     def server(self, name: str) -> ServerSupervisor:
         supervisor = self.supervisors.get(name)
@@ -210,6 +277,11 @@ class Router:
         )
         # Unchanged arguments keep their original text byte for byte.
         return (jsonrpc.dumps(rewritten) if report.applied else arguments_text), report
+
+    async def clear_enhancer_cache(self, time_remaining: float | None) -> enhancer_pb2.ClearCacheResponse:
+        if self.enhancer is None:
+            raise EnhancerNotConfigured("no enhancer is configured: start the router with --enhancer HOST:PORT")
+        return await self.enhancer.call("ClearCache", enhancer_pb2.ClearCacheRequest(), time_remaining)
 
     async def enhance(self, request: enhancer_pb2.EnhanceRequest, time_remaining: float | None) -> enhancer_pb2.EnhanceResponse:
         """Forward one Enhance call to the enhancer, failing open unless `require` is set."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Any, AsyncIterator
+from datetime import datetime
+from typing import Any, AsyncIterator, Iterator
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -19,10 +21,12 @@ from .errors import (
     AmbiguousTool,
     EnhancerFailed,
     EnhancerNotConfigured,
+    ManagementDisabled,
     InvalidArguments,
     InvalidRequest,
     MessageTooLarge,
     RouterError,
+    ServerExists,
     ServerNotFound,
     ServerUnavailable,
     StartupFailed,
@@ -30,7 +34,9 @@ from .errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from . import events
 from .enhancer_link import CLIENT_METADATA_KEY, EnhancementReport
+from .events import RouterEvent
 from .router import CallResult, Router
 from .supervisor import ServerState, ServerSupervisor
 
@@ -54,6 +60,8 @@ STATUS_CODES: dict[type[RouterError], grpc.StatusCode] = {
     MessageTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     UpstreamError: grpc.StatusCode.INTERNAL,
     EnhancerNotConfigured: grpc.StatusCode.FAILED_PRECONDITION,
+    ServerExists: grpc.StatusCode.ALREADY_EXISTS,
+    ManagementDisabled: grpc.StatusCode.PERMISSION_DENIED,
     # EnhancerFailed carries the enhancer's own status code, passed through.
 }
 # JSON-RPC error codes from a server that say the caller's request was at fault.
@@ -186,6 +194,23 @@ def log_event(params: dict[str, Any]) -> router_pb2.CallToolEvent:
     )
 
 
+class _CallRecord:
+    """The outcome of one call, filled in as the call goes."""
+
+    def __init__(self, server: str, context: grpc.aio.ServicerContext) -> None:
+        self.server = server
+        self.status = "OK"
+        self._context = context
+
+    def fail(self, error: RouterError) -> None:
+        self.status = status_code(error).name
+
+    def cancelled(self) -> None:
+        # gRPC cancels the handler both when the caller hangs up and when its deadline passes.
+        remaining = self._context.time_remaining()
+        self.status = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+
+
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
     def __init__(self, router: Router) -> None:
         self.router = router
@@ -249,20 +274,30 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         )
 
     async def CallTool(self, request, context):
-        try:
-            result = await self.router.call_tool(
-                request.server,
-                request.tool,
-                request.arguments_json,
-                time_remaining(context),
-                enhance=request.enhance,
-                client=client_name(request.client, context),
-            )
-        except RouterError as error:
-            await abort(context, error)
+        client = client_name(request.client, context)
+        with self._recording(request.server, request.tool, client, context) as record:
+            try:
+                result = await self.router.call_tool(
+                    request.server,
+                    request.tool,
+                    request.arguments_json,
+                    time_remaining(context),
+                    enhance=request.enhance,
+                    client=client,
+                )
+            except RouterError as error:
+                record.fail(error)
+                await abort(context, error)
+            record.server = result.server
         return call_response(result)
 
     async def CallToolStream(self, request, context) -> AsyncIterator[router_pb2.CallToolEvent]:
+        client = client_name(request.client, context)
+        with self._recording(request.server, request.tool, client, context) as record:
+            async for event in self._stream_call(request, context, client, record):
+                yield event
+
+    async def _stream_call(self, request, context, client: str, record: "_CallRecord") -> AsyncIterator[router_pb2.CallToolEvent]:
         events: asyncio.Queue[router_pb2.CallToolEvent] = asyncio.Queue()
         call = asyncio.create_task(
             self.router.call_tool(
@@ -273,7 +308,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 progress=lambda params: events.put_nowait(progress_event(params)),
                 on_log=lambda params: events.put_nowait(log_event(params)),
                 enhance=request.enhance,
-                client=client_name(request.client, context),
+                client=client,
             )
         )
         try:
@@ -289,8 +324,10 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             try:
                 result = call.result()
             except RouterError as error:
+                record.fail(error)
                 await abort(context, error)
                 return
+            record.server = result.server
             yield router_pb2.CallToolEvent(result=call_response(result))
         finally:
             if not call.done():
@@ -298,11 +335,32 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 await asyncio.gather(call, return_exceptions=True)
 
     async def Forward(self, request, context):
-        try:
-            response = await self.router.forward(request.server, request.request_json, time_remaining(context))
-        except RouterError as error:
-            await abort(context, error)
+        with self._recording(request.server, "forward", client_name("", context), context) as record:
+            try:
+                response = await self.router.forward(request.server, request.request_json, time_remaining(context))
+            except RouterError as error:
+                record.fail(error)
+                await abort(context, error)
         return router_pb2.ForwardResponse(response_json=response)
+
+    @contextlib.contextmanager
+    def _recording(self, server: str, tool: str, client: str, context: grpc.aio.ServicerContext) -> Iterator["_CallRecord"]:
+        """Record the call in the stats when it ends, however it ends."""
+        record = _CallRecord(server or self._qualifier(tool), context)
+        started = time.perf_counter()
+        try:
+            yield record
+        except asyncio.CancelledError:
+            record.cancelled()
+            raise
+        finally:
+            self.router.stats.record(
+                record.server if record.server in self.router.supervisors else "", tool, client, record.status, (time.perf_counter() - started) * 1000
+            )
+
+    def _qualifier(self, tool: str) -> str:
+        server, separator, _ = tool.partition("__")
+        return server if separator else ""
 
     async def ResetBreakers(self, request, context):
         try:
@@ -322,7 +380,31 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             await abort(context, error)
 
     async def GetStats(self, request, context):
-        stats = router_pb2.RouterStats()
+        stats = router_pb2.RouterStats(uptime_seconds=time.monotonic() - self.router.started_at)
+        for name, supervisor in self.router.supervisors.items():
+            counters = self.router.stats.servers.get(name)
+            session = supervisor.session
+            entry = router_pb2.ServerStats(
+                name=name,
+                state=_STATES[supervisor.state],
+                breaker=_BREAKER_STATES[supervisor.breaker.state],
+                in_flight=session.in_flight if session is not None else 0,
+            )
+            if counters is not None:
+                entry.calls, entry.errors, entry.timeouts = counters.calls, counters.errors, counters.timeouts
+                entry.p50_ms, entry.p95_ms, entry.p99_ms = counters.percentile(0.50), counters.percentile(0.95), counters.percentile(0.99)
+            stats.servers.append(entry)
+        for recent in self.router.stats.recent:
+            stats.recent.append(
+                router_pb2.RecentRequest(
+                    at=_timestamp(recent.at),
+                    server=recent.server,
+                    tool=recent.tool,
+                    client=recent.client,
+                    status=recent.status,
+                    elapsed_ms=recent.elapsed_ms,
+                )
+            )
         link = self.router.enhancer
         if link is None:
             return stats
@@ -344,3 +426,82 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             stats.enhancer.enhancer.CopyFrom(enhancer_stats)
         stats.enhancer.enhancer_error = error
         return stats
+
+    async def ClearEnhancerCache(self, request, context):
+        try:
+            return await self.router.clear_enhancer_cache(time_remaining(context))
+        except RouterError as error:
+            await abort(context, error)
+
+    async def WatchEvents(self, request, context) -> AsyncIterator[router_pb2.RouterEvent]:
+        if request.server:
+            try:
+                self.router.server(request.server)
+            except RouterError as error:
+                await abort(context, error)
+        subscription = self.router.events.subscribe(request.server, request.include_stderr)
+        try:
+            while True:
+                yield event_message(await subscription.queue.get())
+        finally:
+            subscription.close()
+
+    async def AddServer(self, request, context):
+        try:
+            await self.router.add_server(request.name, request.config_json)
+            supervisor = self.router.server(request.name)
+        except RouterError as error:
+            await abort(context, error)
+        await supervisor.wait_settled(_settle_time(supervisor, context))
+        return server_message(supervisor)
+
+    async def UpdateServer(self, request, context):
+        try:
+            await self.router.update_server(request.name, request.config_json)
+            supervisor = self.router.server(request.name)
+        except RouterError as error:
+            await abort(context, error)
+        await supervisor.wait_settled(_settle_time(supervisor, context))
+        return server_message(supervisor)
+
+    async def RemoveServer(self, request, context):
+        try:
+            await self.router.remove_server(request.name)
+        except RouterError as error:
+            await abort(context, error)
+        return router_pb2.RemoveServerResponse(name=request.name)
+
+
+def _settle_time(supervisor: ServerSupervisor, context: grpc.aio.ServicerContext) -> float:
+    """How long a server-changing RPC waits for the server to leave STARTING."""
+    remaining = time_remaining(context)
+    limit = supervisor.settings.startup_timeout if remaining is None else min(remaining - 0.05, supervisor.settings.startup_timeout)
+    return max(0.0, limit)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_message(event: RouterEvent) -> router_pb2.RouterEvent:
+    message = router_pb2.RouterEvent(at=_timestamp(event.at), server=event.server)
+    fields = event.fields
+    if event.kind == events.STATE:
+        message.state.CopyFrom(
+            router_pb2.StateChanged(from_state=_STATES[fields["from_state"]], to_state=_STATES[fields["to_state"]], reason=fields["reason"])
+        )
+    elif event.kind == events.RESTART:
+        message.restart.CopyFrom(router_pb2.ServerRestarted(reason=fields["reason"], restarts=fields["restarts"]))
+    elif event.kind == events.BREAKER:
+        message.breaker.CopyFrom(
+            router_pb2.BreakerChanged(
+                from_state=_BREAKER_STATES[fields["from_state"]], to_state=_BREAKER_STATES[fields["to_state"]], reason=fields["reason"]
+            )
+        )
+    elif event.kind == events.TOOLS:
+        message.tools.CopyFrom(router_pb2.ToolsChanged(tool_count=fields["tool_count"], added=fields["added"], removed=fields["removed"]))
+    elif event.kind == events.STDERR:
+        message.stderr.CopyFrom(router_pb2.StderrLine(line=fields["line"]))
+    elif event.kind == events.CONFIG:
+        message.config.CopyFrom(router_pb2.ConfigChanged(action=fields["action"], detail=fields["detail"]))
+    return message

@@ -15,11 +15,13 @@ import random
 import time
 from typing import Awaitable, Callable
 
-from mcp_router.breaker import CircuitBreaker
+from mcp_router.breaker import BreakerState, CircuitBreaker
 
-from .catalogue import Catalogue, fetch_tools
+from . import events
+from .catalogue import Catalogue, ToolEntry, fetch_tools
 from .config import ServerConfig
 from .errors import RouterError, ServerUnavailable
+from .events import EventBus
 from .process import ServerProcess
 from .session import EXIT_REPORT_SECONDS, McpSession, SessionHooks
 
@@ -55,6 +57,8 @@ class ServerSupervisor:
         on_state: StateListener,
         hooks: SessionHooks | None = None,
         on_tools: ToolsListener | None = None,
+        *,
+        events: EventBus | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -83,6 +87,8 @@ class ServerSupervisor:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
+        self._events = events or EventBus()
+        self.breaker.add_listener(self._on_breaker_transition)
 
     # Commands
 
@@ -112,8 +118,7 @@ class ServerSupervisor:
 
     async def restart(self) -> None:
         await self.stop()
-        self.restarts += 1
-        self.last_restart_reason = "restarted by request"
+        self._count_restart("restarted by request")
         await self.start()
 
     async def wait_settled(self, timeout: float) -> None:
@@ -152,7 +157,9 @@ class ServerSupervisor:
         try:
             env = {**os.environ, **self.config.env}
             self.last_stderr = ""
-            self.process = await ServerProcess.spawn(self.name, self.config.argv, env, self.config.cwd, settings.stderr_tail_lines)
+            self.process = await ServerProcess.spawn(
+                self.name, self.config.argv, env, self.config.cwd, settings.stderr_tail_lines, on_stderr_line=self._on_stderr_line
+            )
             self.session = McpSession(self.name, self.process, settings.max_line_bytes, self._hooks)
             async with asyncio.timeout(settings.startup_timeout):
                 await self.session.initialize(settings.startup_timeout)
@@ -162,7 +169,7 @@ class ServerSupervisor:
         except RouterError as error:
             return await self._start_failed(str(error))
 
-        self.catalogue.replace(self.name, tools)
+        self._replace_tools(tools)
         self.running_since = time.monotonic()
         self.degraded = False
         self.last_error = ""
@@ -262,8 +269,7 @@ class ServerSupervisor:
             self.consecutive_failures += 1
         if await self._give_up_if_exhausted():
             return False
-        self.restarts += 1
-        self.last_restart_reason = reason.splitlines()[0]
+        self._count_restart(reason.splitlines()[0])
         log.warning("server=%s restarting reason=%s restarts=%d", self.name, self.last_restart_reason, self.restarts)
         await self._back_off()
         return True
@@ -299,10 +305,31 @@ class ServerSupervisor:
     async def _set_state(self, state: ServerState) -> None:
         if state is self.state:
             return
-        self.state = state
+        previous, self.state = self.state, state
+        reason = self.last_error.splitlines()[0] if self.last_error and state is not ServerState.RUNNING else ""
+        self._events.publish(events.STATE, self.name, from_state=previous, to_state=state, reason=reason)
         async with self._changed:
             self._changed.notify_all()
         await self._on_state(self)
+
+    def _count_restart(self, reason: str) -> None:
+        self.restarts += 1
+        self.last_restart_reason = reason
+        self._events.publish(events.RESTART, self.name, reason=reason, restarts=self.restarts)
+
+    def _replace_tools(self, tools: list[ToolEntry]) -> None:
+        before = {tool.name for tool in self.catalogue.tools(self.name)}
+        after = {tool.name for tool in tools}
+        self.catalogue.replace(self.name, tools)
+        if before != after:
+            self._events.publish(events.TOOLS, self.name, tool_count=len(tools), added=sorted(after - before), removed=sorted(before - after))
+
+    def _on_breaker_transition(self, _name: str, old: BreakerState, new: BreakerState, reason: str) -> None:
+        self._events.publish(events.BREAKER, self.name, from_state=old, to_state=new, reason=reason)
+
+    def _on_stderr_line(self, line: str) -> None:
+        if self._events.wants_stderr:
+            self._events.publish(events.STDERR, self.name, line=line)
 
     # Tool list refresh
 
@@ -326,7 +353,7 @@ class ServerSupervisor:
             except RouterError as error:
                 log.warning("server=%s tool list refresh failed: %s", self.name, error)
                 return
-            self.catalogue.replace(self.name, tools)
+            self._replace_tools(tools)
             log.info("server=%s tool list refreshed tools=%d", self.name, len(tools))
             if self._on_tools is not None:
                 await self._on_tools(self)
