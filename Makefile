@@ -13,6 +13,8 @@ ROUTER_CONFIG ?= config/router.json
 ROUTER_LISTEN ?= 127.0.0.1:50051
 ENHANCER_LISTEN ?= 127.0.0.1:50052
 PYTEST_ARGS ?=
+SOAK_SMALL_CALLS ?= 300
+SOAK_CALLS ?= 5000
 
 # Servers in the config are found on PATH, so the venv's console scripts
 # (mcp-server-time) resolve without an absolute path.
@@ -47,8 +49,13 @@ tools:
 	  if [ "$$(id -u)" -ne 0 ]; then echo "docker-compose is missing: install Debian's docker-compose package" >&2; exit 1; fi; \
 	  apt-get install -y -qq docker-compose >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose; }; }
 
+# `make test` ends with a small soak; `make soak` runs a larger one (calls set by SOAK_CALLS).
 test: $(STAMP) $(NPM_STAMP) tools
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+	SOAK_CALLS=$(SOAK_SMALL_CALLS) $(BIN)/python -m pytest -m soak $(PYTEST_ARGS) tests/test_soak.py
+
+soak: $(STAMP)
+	SOAK_CALLS=$(SOAK_CALLS) $(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS) tests/test_soak.py
 
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. protos/mcp_router/v1/*.proto
