@@ -11,8 +11,10 @@ from typing import Sequence
 
 from mcp_router.breaker import BreakerSettings, CircuitBreaker
 from mcp_router.logs import LOG_LEVELS, configure_logging
+from mcp_router.auth import Role
+from mcp_router.security import SecurityError, add_security_arguments, check_listen_address, load_security, server_credentials
 from mcp_router.serving import ServerLimits, ServiceHost, install_stop_signals, split_host_port
-from mcp_router.v1 import enhancer_pb2, enhancer_pb2_grpc
+from mcp_router.v1 import enhancer_pb2
 
 from .cache import EnhanceCache
 from .enhancer import Enhancer
@@ -36,12 +38,16 @@ from .settings import (
 
 log = logging.getLogger("enhancer_service")
 
-SERVICE_NAME = enhancer_pb2.DESCRIPTOR.services_by_name["EnhancerService"].full_name
+SERVICE_DESCRIPTOR = enhancer_pb2.DESCRIPTOR.services_by_name["EnhancerService"]
+SERVICE_NAME = SERVICE_DESCRIPTOR.full_name
+# Who may call what when tokens are configured; ReloadRules and ClearCache need an admin token.
+METHOD_ROLES = {f"/{SERVICE_NAME}/{method}": Role.CLIENT for method in ("Enhance", "Complete", "ListModels", "GetRules", "GetStats")}
 OLLAMA_HEALTH_NAME = "ollama"
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
 EXIT_BAD_RULES = 2
+EXIT_BAD_SECURITY = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds in-flight calls get to finish after SIGTERM or SIGINT (default: %(default)s)",
     )
+    add_security_arguments(parser)
     return parser
 
 
@@ -197,8 +204,16 @@ def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
     )
 
 
-async def serve(settings: EnhancerSettings) -> int:
+async def serve(settings: EnhancerSettings, args: argparse.Namespace) -> int:
     """Run the service until SIGTERM or SIGINT and return the exit code."""
+    try:
+        security = await load_security(args)
+        check_listen_address(settings.listen, security)
+        credentials = await server_credentials(security.tls) if security.tls else None
+    except SecurityError as error:
+        log.error("cannot start: %s", error)
+        return EXIT_BAD_SECURITY
+
     rules = RulesStore(settings.rules_path)
     try:
         await rules.load()
@@ -211,12 +226,12 @@ async def serve(settings: EnhancerSettings) -> int:
     status = OllamaStatus(ollama, breaker)
     enhancer = Enhancer(rules, EnhanceCache(settings.cache), ollama, settings.budgets)
 
-    host = ServiceHost(settings.listen, ServerLimits(), [SERVICE_NAME])
-    enhancer_pb2_grpc.add_EnhancerServiceServicer_to_server(EnhancerServicer(enhancer, rules, status), host.server)
+    host = ServiceHost(settings.listen, ServerLimits(), [SERVICE_NAME], security.interceptors(METHOD_ROLES))
+    host.add_service(EnhancerServicer(enhancer, rules, status), SERVICE_DESCRIPTOR)
     await host.set_serving(SERVICE_NAME, True)
     await host.set_serving(OLLAMA_HEALTH_NAME, False)
     try:
-        await host.start()
+        await host.start(credentials)
     except OSError as error:
         log.error("cannot start: %s", error)
         await ollama.aclose()
@@ -259,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.log_level != "debug":
         # httpx logs every request at INFO; the enhancer logs each call once itself.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    sys.exit(asyncio.run(serve(settings)))
+    sys.exit(asyncio.run(serve(settings, args)))
 
 
 if __name__ == "__main__":

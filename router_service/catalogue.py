@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import jsonrpc
-from .errors import AmbiguousTool, ToolNotFound, UpstreamError
+from .errors import AmbiguousTool, ToolNotFound, UpstreamError, shown
 from .session import McpSession
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Catalogue:
             if entry is None and tool.startswith(server + QUALIFIER):
                 entry = self._tools.get(server, {}).get(tool[len(server) + len(QUALIFIER) :])
             if entry is None:
-                raise ToolNotFound(f"server '{server}' has no tool '{tool}'")
+                raise ToolNotFound(f"server '{server}' has no tool '{shown(tool)}'")
             return entry
 
         # Longest server name first, so "a__b" wins over "a" for "a__b__tool".
@@ -118,5 +118,5 @@ class Catalogue:
             return owners[0]
         if len(owners) > 1:
             names = ", ".join(sorted(entry.server for entry in owners))
-            raise AmbiguousTool(f"tool '{tool}' exists on several servers ({names}); set server or use <server>__{tool}")
-        raise ToolNotFound(f"no server has a tool named '{tool}'")
+            raise AmbiguousTool(f"tool '{shown(tool)}' exists on several servers ({names}); set server or use <server>__{shown(tool)}")
+        raise ToolNotFound(f"no server has a tool named '{shown(tool)}'")

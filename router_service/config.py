@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import aiofiles
+import aiofiles.os
 
 from mcp_router.breaker import BreakerSettings
+from mcp_router.security import TlsFiles
 from mcp_router.serving import split_host_port
 
 # Matches ${VAR} and ${VAR:-default}.
@@ -51,6 +53,8 @@ class ServerSettings:
     # Each stage of a stop: after closing stdin, then after SIGTERM.
     stop_timeout: float = 5.0
     roots: tuple[dict[str, Any], ...] = ()
+    # Calls in flight on this server at once; more get RESOURCE_EXHAUSTED.
+    max_in_flight: int = 256
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ class EnhancerSettings:
     breaker: BreakerSettings = field(default_factory=lambda: BreakerSettings(failure_threshold=3, recovery_timeout=10.0))
     # Advertise MCP sampling to servers and answer it through the enhancer.
     sampling: bool = True
+    # Bearer token sent to the enhancer, when it requires one.
+    token: str | None = None
+    # TLS to the enhancer: `ca` verifies it; `cert` and `key` identify the router (mutual TLS).
+    tls: TlsFiles | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,11 @@ class RouterConfig:
     enhancer: EnhancerSettings = field(default_factory=EnhancerSettings)
     # AddServer and UpdateServer run arbitrary commands, so they are off unless enabled.
     allow_server_management: bool = False
+    # Largest request the gRPC server accepts, and largest arguments_json of one call.
+    max_request_bytes: int = 32 * MIB
+    max_arguments_bytes: int = 16 * MIB
+    # Calls one client (token, x-client-name or connection) may have in flight at once.
+    max_in_flight_per_client: int = 64
 
 
 # Keys of a server entry: Claude Desktop's own, the router's, and keys other hosts
@@ -117,8 +130,17 @@ _SETTING_KEYS = {
     "stopTimeoutSeconds": ("stop_timeout", float),
     "breaker": ("breaker", dict),
     "roots": ("roots", list),
+    "maxInFlight": ("max_in_flight", int),
 }
-_GLOBAL_KEYS = {"maxMessageBytes", "shutdownGraceSeconds", "enhancer", "allowServerManagement"}
+_GLOBAL_KEYS = {
+    "maxMessageBytes",
+    "shutdownGraceSeconds",
+    "enhancer",
+    "allowServerManagement",
+    "maxRequestBytes",
+    "maxArgumentsBytes",
+    "maxInFlightPerClient",
+}
 
 
 class _Reader:
@@ -167,7 +189,7 @@ def _parse_settings(reader: _Reader, raw: dict[str, Any], base: ServerSettings, 
         elif key == "roots":
             changes[attribute] = _parse_roots(reader, value, field_where)
         else:
-            minimum = 1 if key in ("maxStartFailures", "maxLineBytes", "stderrTailLines") else 0
+            minimum = 1 if key in ("maxStartFailures", "maxLineBytes", "stderrTailLines", "maxInFlight") else 0
             changes[attribute] = reader.number(value, field_where, kind, minimum)
     settings = replace(base, **changes)
     if settings.backoff_max < settings.backoff_initial:
@@ -192,6 +214,8 @@ def _parse_breaker(reader: _Reader, value: Any, base: BreakerSettings, where: st
 
 
 def _parse_roots(reader: _Reader, value: Any, where: str) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list):
+        raise reader.error(where, 'must be a list of file:// URIs or {"uri": ..., "name": ...} objects')
     roots = []
     for index, root in enumerate(value):
         if isinstance(root, str):
@@ -252,7 +276,7 @@ def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
     where = "router.enhancer"
     if not isinstance(value, dict):
         raise reader.error(where, 'must be an object such as {"address": "127.0.0.1:50052"}')
-    known = {"address", "budgetSeconds", "marginSeconds", "breaker", "sampling"}
+    known = {"address", "budgetSeconds", "marginSeconds", "breaker", "sampling", "token", "tls"}
     for key in value:
         if key not in known:
             raise reader.error(f"{where}.{key}", f"unknown option; expected one of {', '.join(sorted(known))}")
@@ -270,12 +294,25 @@ def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
     sampling = value.get("sampling", base.sampling)
     if not isinstance(sampling, bool):
         raise reader.error(f"{where}.sampling", "must be true or false")
+    token = value.get("token", "${MCP_ROUTER_ENHANCER_TOKEN:-}")
+    if not isinstance(token, str):
+        raise reader.error(f"{where}.token", "must be a string, for example \"${ENHANCER_TOKEN}\"")
+    tls = value.get("tls")
+    if tls is not None:
+        if not isinstance(tls, dict) or not set(tls) <= {"ca", "cert", "key"} or not all(isinstance(path, str) for path in tls.values()):
+            raise reader.error(f"{where}.tls", 'must be an object {"ca": FILE, "cert": FILE, "key": FILE}; each key is optional')
+        if ("cert" in tls) != ("key" in tls):
+            raise reader.error(f"{where}.tls", "cert and key go together")
+        paths = {key: Path(reader.expand(path, f"{where}.tls.{key}")) for key, path in tls.items()}
+        tls = TlsFiles(paths.get("cert"), paths.get("key"), paths.get("ca"))
     return EnhancerSettings(
         address=address,
         budget=reader.number(value.get("budgetSeconds", base.budget), f"{where}.budgetSeconds", float, 0.01),
         margin=reader.number(value.get("marginSeconds", base.margin), f"{where}.marginSeconds", float, 0),
         breaker=_parse_breaker(reader, value["breaker"], base.breaker, f"{where}.breaker") if "breaker" in value else base.breaker,
         sampling=sampling,
+        token=reader.expand(token, f"{where}.token") or None,
+        tls=tls,
     )
 
 
@@ -315,7 +352,17 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         shutdown_grace=shutdown_grace,
         enhancer=_parse_enhancer(reader, router.get("enhancer", {})),
         allow_server_management=allow_management,
+        max_request_bytes=reader.number(router.get("maxRequestBytes", 32 * MIB), "router.maxRequestBytes", int, 1024),
+        max_arguments_bytes=reader.number(router.get("maxArgumentsBytes", 16 * MIB), "router.maxArgumentsBytes", int, 2),
+        max_in_flight_per_client=reader.number(router.get("maxInFlightPerClient", 64), "router.maxInFlightPerClient", int, 1),
     )
+
+
+async def check_paths(config: RouterConfig) -> None:
+    """Raise ConfigError for a server whose cwd is not an existing directory."""
+    for name, server in config.servers.items():
+        if server.cwd is not None and not await aiofiles.os.path.isdir(server.cwd):
+            raise ConfigError(f"{config.path}: mcpServers.{name}.cwd: directory not found: {server.cwd}")
 
 
 async def read_config(path: Path, environ: dict[str, str] | None = None) -> tuple[RouterConfig, str]:
@@ -329,7 +376,9 @@ async def read_config(path: Path, environ: dict[str, str] | None = None) -> tupl
         raise ConfigError(f"{path}: not valid UTF-8 at byte {error.start}") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
-    return parse_config(text, path, environ), text
+    config = parse_config(text, path, environ)
+    await check_paths(config)
+    return config, text
 
 
 async def load_config(path: Path, environ: dict[str, str] | None = None) -> RouterConfig:

@@ -19,8 +19,8 @@ from typing import Awaitable, Callable
 import aiofiles
 import aiofiles.os
 
-from .config import SERVER_NAME, ConfigError, RouterConfig, parse_config
-from .errors import InvalidRequest, ServerExists, ServerNotFound
+from .config import SERVER_NAME, ConfigError, RouterConfig, check_paths, parse_config
+from .errors import InvalidRequest, ServerExists, ServerNotFound, shown
 from .events import CONFIG, EventBus
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class ConfigStore:
 
     async def _edit(self, name: str, entry_json: str | None, must_exist: bool) -> RouterConfig:
         if not SERVER_NAME.match(name):
-            raise InvalidRequest(f"invalid server name {name!r}: use 1 to 64 letters, digits, '_' or '-'")
+            raise InvalidRequest(f"invalid server name {shown(name)!r}: use 1 to 64 letters, digits, '_' or '-'")
         entry = None
         if entry_json is not None:
             try:
@@ -93,6 +93,7 @@ class ConfigStore:
             new_text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
             try:
                 config = parse_config(new_text, self.path)
+                await check_paths(config)
             except ConfigError as error:
                 raise InvalidRequest(str(error)) from None
             await self._write(new_text)
@@ -132,6 +133,7 @@ class ConfigStore:
             self._digest = digest
             try:
                 config = parse_config(text, self.path)
+                await check_paths(config)
             except ConfigError as error:
                 log.warning("config=%s edit rejected; the running servers keep going: %s", self.path, error)
                 self._events.publish(CONFIG, "", action="rejected", detail=str(error))

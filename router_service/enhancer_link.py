@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mcp_router.auth import call_metadata
 from mcp_router.breaker import CircuitBreaker, CircuitOpenError, Outcome
 from mcp_router.deadlines import call_budget
 from mcp_router.serving import ServerLimits
@@ -81,13 +82,18 @@ def not_configured_report(detail: str) -> EnhancementReport:
 class EnhancerLink:
     """A long-lived channel to EnhancerService with the router's breaker in front of it."""
 
-    def __init__(self, settings: EnhancerSettings, limits: ServerLimits) -> None:
+    def __init__(self, settings: EnhancerSettings, limits: ServerLimits, credentials: grpc.ChannelCredentials | None = None) -> None:
         assert settings.address is not None  # Built only when an address is configured.
         self.settings = settings
         self.address = settings.address
         # round_robin spreads calls over every address the name resolves to, such as
         # the replicas of `docker compose up --scale enhancer=3` behind dns:///enhancer.
-        self.channel = grpc.aio.insecure_channel(self.address, options=[*limits.options(), ("grpc.lb_policy_name", "round_robin")])
+        options = [*limits.options(), ("grpc.lb_policy_name", "round_robin")]
+        if credentials is not None:
+            self.channel = grpc.aio.secure_channel(self.address, credentials, options=options)
+        else:
+            self.channel = grpc.aio.insecure_channel(self.address, options=options)
+        self._auth = call_metadata(settings.token) or ()
         self.stub = enhancer_pb2_grpc.EnhancerServiceStub(self.channel)
         self.breaker = CircuitBreaker("enhancer", settings.breaker)
         self.health = "UNKNOWN"
@@ -126,7 +132,7 @@ class EnhancerLink:
             ) from None
 
         self.counters.calls += 1
-        metadata = ((CLIENT_METADATA_KEY, client),) if client else None
+        metadata = (*self._auth, *(((CLIENT_METADATA_KEY, client),) if client else ()))
         outcome, detail = Outcome.IGNORED, ""
         try:
             response = await getattr(self.stub, method)(request, timeout=budget, metadata=metadata)
@@ -231,7 +237,7 @@ class EnhancerLink:
         delay = HEALTH_RETRY_INITIAL_SECONDS
         while True:
             try:
-                stream = stub.Watch(health_pb2.HealthCheckRequest(service=ENHANCER_SERVICE))
+                stream = stub.Watch(health_pb2.HealthCheckRequest(service=ENHANCER_SERVICE), metadata=self._auth or None)
                 async for reply in stream:
                     delay = HEALTH_RETRY_INITIAL_SECONDS
                     await self._set_health(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status), on_health)

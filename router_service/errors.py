@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 
+# Caller-supplied names are cut to this length in messages, so a hostile name
+# cannot blow up an error's size.
+MAX_SHOWN_CHARS = 200
+
+
+def shown(name: str) -> str:
+    """Return `name` for an error message, cut short if it is long."""
+    if len(name) <= MAX_SHOWN_CHARS:
+        return name
+    return f"{name[:MAX_SHOWN_CHARS]}... ({len(name)} characters)"
+
+
 class RouterError(Exception):
     """Base class of every error the router reports to a caller."""
 
@@ -59,6 +71,10 @@ class StartupFailed(RouterError):
 
 class UpstreamTimeout(RouterError):
     """The server did not answer within the call's time budget."""
+
+
+class LimitExceeded(RouterError):
+    """A size or in-flight limit was reached; the caller may retry later or send less."""
 
 
 class MessageTooLarge(RouterError):

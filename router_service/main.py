@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 from mcp_router.logs import LOG_LEVELS, configure_logging
+from mcp_router.security import SecurityError, add_security_arguments, channel_credentials, check_listen_address, load_security, server_credentials
 from mcp_router.serving import ServerLimits, ServiceHost, install_stop_signals, split_host_port
-from mcp_router.v1 import router_pb2_grpc
 
-from .config import ConfigError, read_config
+from .config import ConfigError, RouterConfig, read_config
 from .config_store import POLL_SECONDS, ConfigStore
 from .enhancer_link import ENHANCER_SERVICE, EnhancerLink
 from .router import Router
-from .servicer import SERVER_HEALTH_PREFIX, SERVICE_NAME, RouterServicer
+from .servicer import METHOD_ROLES, SERVER_HEALTH_PREFIX, SERVICE_DESCRIPTOR, SERVICE_NAME, RouterServicer
 from .supervisor import ServerState, ServerSupervisor
 
 log = logging.getLogger("router_service")
@@ -63,6 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"how often the config file is checked for hand edits, in seconds (default: {POLL_SECONDS:g})",
     )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="log detail on stderr (default: info)")
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
     for option, address in (("--listen", args.listen), ("--enhancer", args.enhancer)):
         try:
@@ -79,31 +80,23 @@ async def serve(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, enhancer=dataclasses.replace(config.enhancer, address=args.enhancer))
     if args.allow_server_management:
         config = dataclasses.replace(config, allow_server_management=True)
-    limits = ServerLimits(config.max_message_bytes)
-    enhancer = EnhancerLink(config.enhancer, limits) if config.enhancer.address else None
+    security = await load_security(args)
+    check_listen_address(args.listen, security)
+    credentials = await server_credentials(security.tls) if security.tls else None
+
+    limits = ServerLimits(config.max_message_bytes, config.max_request_bytes)
+    enhancer = await connect_enhancer(config, limits)
     router = Router(config, enhancer)
     store = ConfigStore(config, text, router.apply_config, router.events)
     router.use_store(store)
-    host = ServiceHost(args.listen, limits, [SERVICE_NAME])
-    router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(router), host.server)
-
-    async def publish_health(supervisor: ServerSupervisor) -> None:
-        await host.set_serving(SERVER_HEALTH_PREFIX + supervisor.name, supervisor.state is ServerState.RUNNING)
-
-    router.add_state_listener(publish_health)
-    for supervisor in router.supervisors.values():
-        await publish_health(supervisor)
-    await host.set_serving(SERVICE_NAME, True)
-    if enhancer is not None:
-        # The router's health mirrors the enhancer's own, as its watch sees it.
-        await host.set_serving(ENHANCER_SERVICE, False)
-
-        async def publish_enhancer_health(serving: bool) -> None:
-            await host.set_serving(ENHANCER_SERVICE, serving)
-
-        enhancer.start(publish_enhancer_health)
-    await host.start()
-    log.info("config=%s servers=%d enhancer=%s", config.path, len(config.servers), config.enhancer.address or "off")
+    host = ServiceHost(args.listen, limits, [SERVICE_NAME], security.interceptors(METHOD_ROLES))
+    host.add_service(RouterServicer(router, security.authenticator), SERVICE_DESCRIPTOR)
+    await publish_health(host, router, enhancer)
+    await host.start(credentials)
+    log.info(
+        "config=%s servers=%d enhancer=%s tokens=%d tls=%s",
+        config.path, len(config.servers), config.enhancer.address or "off", len(security.tokens), security.tls is not None,
+    )
 
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -121,6 +114,34 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def connect_enhancer(config: RouterConfig, limits: ServerLimits) -> EnhancerLink | None:
+    settings = config.enhancer
+    if not settings.address:
+        return None
+    credentials = await channel_credentials(settings.tls) if settings.tls else None
+    return EnhancerLink(settings, limits, credentials)
+
+
+async def publish_health(host: ServiceHost, router: Router, enhancer: EnhancerLink | None) -> None:
+    """Register every health entry and keep the per-server and enhancer entries current."""
+
+    async def publish_server(supervisor: ServerSupervisor) -> None:
+        await host.set_serving(SERVER_HEALTH_PREFIX + supervisor.name, supervisor.state is ServerState.RUNNING)
+
+    router.add_state_listener(publish_server)
+    for supervisor in router.supervisors.values():
+        await publish_server(supervisor)
+    await host.set_serving(SERVICE_NAME, True)
+    if enhancer is not None:
+        # The router's health mirrors the enhancer's own, as its watch sees it.
+        await host.set_serving(ENHANCER_SERVICE, False)
+
+        async def publish_enhancer(serving: bool) -> None:
+            await host.set_serving(ENHANCER_SERVICE, serving)
+
+        enhancer.start(publish_enhancer)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure_logging(args.log_level)
@@ -128,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
         code = asyncio.run(serve(args))
     except ConfigError as error:
         print(f"router-service: invalid config: {error}", file=sys.stderr)
+        code = 2
+    except SecurityError as error:
+        print(f"router-service: {error}", file=sys.stderr)
         code = 2
     except OSError as error:
         print(f"router-service: {error}", file=sys.stderr)

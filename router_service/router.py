@@ -21,6 +21,7 @@ from .enhancer_link import EnhancementReport, EnhancerLink, not_configured_repor
 from .errors import (
     EnhancerNotConfigured,
     InvalidRequest,
+    LimitExceeded,
     ManagementDisabled,
     InvalidArguments,
     ServerNotFound,
@@ -28,6 +29,7 @@ from .errors import (
     ToolNotFound,
     UpstreamError,
     UpstreamTimeout,
+    shown,
 )
 from .events import EventBus
 from .jsonrpc import MessageError
@@ -169,7 +171,7 @@ class Router:
         supervisor = self.supervisors.get(name)
         if supervisor is None:
             known = ", ".join(sorted(self.supervisors)) or "none"
-            raise ServerNotFound(f"server '{name}' is not configured (configured: {known})")
+            raise ServerNotFound(f"server '{shown(name)}' is not configured (configured: {known})")
         return supervisor
 
     # Tools
@@ -219,6 +221,9 @@ class Router:
         """
         started = time.perf_counter()
         supervisor, entry = self.resolve(server, tool)
+        limit = self.config.max_arguments_bytes
+        if len(arguments_json) > limit or (len(arguments_json) * 4 > limit and len(arguments_json.encode("utf-8", "surrogatepass")) > limit):
+            raise LimitExceeded(f"arguments_json is larger than maxArgumentsBytes={limit}")
         arguments_text = arguments_json.strip() or "{}"
         try:
             arguments = jsonrpc.parse_object_text(arguments_text, "arguments_json")
@@ -323,6 +328,11 @@ class Router:
         A call that runs out of its `budget` seconds counts as a timeout, whether
         the router's timer or the caller's gRPC deadline ends it first.
         """
+        session = supervisor.session
+        if session is not None and session.in_flight >= supervisor.settings.max_in_flight:
+            raise LimitExceeded(
+                f"server '{supervisor.name}' has {session.in_flight} calls in flight, its maxInFlight; retry later"
+            )
         trial = self._admit(supervisor)
         outcome = Outcome.IGNORED
         detail = ""

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
 from datetime import datetime
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from mcp_router.auth import Authenticator, Role
 from mcp_router.breaker import BreakerState
 from mcp_router.v1 import enhancer_pb2, router_pb2, router_pb2_grpc
 
@@ -24,6 +26,7 @@ from .errors import (
     ManagementDisabled,
     InvalidArguments,
     InvalidRequest,
+    LimitExceeded,
     MessageTooLarge,
     RouterError,
     ServerExists,
@@ -42,8 +45,13 @@ from .supervisor import ServerState, ServerSupervisor
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
+SERVICE_DESCRIPTOR = router_pb2.DESCRIPTOR.services_by_name["RouterService"]
+SERVICE_NAME = SERVICE_DESCRIPTOR.full_name
+_CLIENT_METHODS = ("ListServers", "GetServer", "ListTools", "CallTool", "CallToolStream", "Forward", "Enhance", "GetStats", "WatchEvents")
+# Who may call what when tokens are configured; every other method needs an admin token.
+METHOD_ROLES: dict[str, Role] = {f"/{SERVICE_NAME}/{method}": Role.CLIENT for method in _CLIENT_METHODS}
 SERVER_HEALTH_PREFIX = "mcp_router.server."
+REDACTED = "<redacted>"
 # gRPC reports "no deadline" as a time far in the future.
 NO_DEADLINE_SECONDS = 10**8
 
@@ -58,6 +66,7 @@ STATUS_CODES: dict[type[RouterError], grpc.StatusCode] = {
     StartupFailed: grpc.StatusCode.UNAVAILABLE,
     UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     MessageTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     UpstreamError: grpc.StatusCode.INTERNAL,
     EnhancerNotConfigured: grpc.StatusCode.FAILED_PRECONDITION,
     ServerExists: grpc.StatusCode.ALREADY_EXISTS,
@@ -132,6 +141,7 @@ def server_message(supervisor: ServerSupervisor) -> router_pb2.Server:
         noise_lines=session.counters.noise_lines if session is not None else 0,
         command=" ".join(supervisor.config.argv),
         degraded=supervisor.degraded,
+        env={key: REDACTED for key in supervisor.config.env},
     )
     if supervisor.last_exit_code is not None:
         message.last_exit_code = supervisor.last_exit_code
@@ -212,8 +222,10 @@ class _CallRecord:
 
 
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, authenticator: Authenticator | None = None) -> None:
         self.router = router
+        self.authenticator = authenticator or Authenticator(())
+        self._client_calls: collections.Counter[str] = collections.Counter()
 
     async def ListServers(self, request, context):
         return router_pb2.ListServersResponse(servers=[server_message(s) for s in self.router.supervisors.values()])
@@ -275,7 +287,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
     async def CallTool(self, request, context):
         client = client_name(request.client, context)
-        with self._recording(request.server, request.tool, client, context) as record:
+        async with self._recording(request.server, request.tool, client, context) as record:
             try:
                 result = await self.router.call_tool(
                     request.server,
@@ -293,7 +305,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
     async def CallToolStream(self, request, context) -> AsyncIterator[router_pb2.CallToolEvent]:
         client = client_name(request.client, context)
-        with self._recording(request.server, request.tool, client, context) as record:
+        async with self._recording(request.server, request.tool, client, context) as record:
             async for event in self._stream_call(request, context, client, record):
                 yield event
 
@@ -335,7 +347,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 await asyncio.gather(call, return_exceptions=True)
 
     async def Forward(self, request, context):
-        with self._recording(request.server, "forward", client_name("", context), context) as record:
+        async with self._recording(request.server, "forward", client_name("", context), context) as record:
             try:
                 response = await self.router.forward(request.server, request.request_json, time_remaining(context))
             except RouterError as error:
@@ -343,20 +355,38 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 await abort(context, error)
         return router_pb2.ForwardResponse(response_json=response)
 
-    @contextlib.contextmanager
-    def _recording(self, server: str, tool: str, client: str, context: grpc.aio.ServicerContext) -> Iterator["_CallRecord"]:
-        """Record the call in the stats when it ends, however it ends."""
+    @contextlib.asynccontextmanager
+    async def _recording(self, server: str, tool: str, client: str, context: grpc.aio.ServicerContext) -> AsyncIterator["_CallRecord"]:
+        """Admit the call under the caller's in-flight limit and record it in the stats when it ends."""
         record = _CallRecord(server or self._qualifier(tool), context)
         started = time.perf_counter()
+        caller = self._caller(client, context)
+        if self._client_calls[caller] >= self.router.config.max_in_flight_per_client:
+            record.status = grpc.StatusCode.RESOURCE_EXHAUSTED.name
+            self.router.stats.record("", tool, client, record.status, 0.0)
+            limit = LimitExceeded(f"caller '{caller[:100]}' has {self._client_calls[caller]} calls in flight, its maxInFlightPerClient; retry later")
+            await abort(context, limit)
+        self._client_calls[caller] += 1
         try:
             yield record
         except asyncio.CancelledError:
             record.cancelled()
             raise
         finally:
+            self._client_calls[caller] -= 1
+            if not self._client_calls[caller]:
+                del self._client_calls[caller]
             self.router.stats.record(
                 record.server if record.server in self.router.supervisors else "", tool, client, record.status, (time.perf_counter() - started) * 1000
             )
+
+    def _caller(self, client: str, context: grpc.aio.ServicerContext) -> str:
+        """Who the call counts against: its token, else its client name, else its connection."""
+        if self.authenticator.enabled:
+            token = self.authenticator.identify(context.invocation_metadata())
+            if token is not None:
+                return f"token:{token.name}"
+        return f"client:{client}" if client else f"peer:{context.peer()}"
 
     def _qualifier(self, tool: str) -> str:
         server, separator, _ = tool.partition("__")

@@ -30,7 +30,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def wait_serving(target: str, service: str = "", timeout: float = 30.0) -> None:
+async def wait_serving(target: str, service: str = "", timeout: float = 30.0, metadata: tuple[tuple[str, str], ...] | None = None) -> None:
     """Poll grpc.health.v1 Check until `service` is SERVING or `timeout` passes."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -39,7 +39,7 @@ async def wait_serving(target: str, service: str = "", timeout: float = 30.0) ->
         stub = health_pb2_grpc.HealthStub(channel)
         while loop.time() < end:
             try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0, metadata=metadata)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
                 last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)

@@ -32,7 +32,14 @@ STOPPING: ServerState
 FATAL: ServerState
 
 class Server(_message.Message):
-    __slots__ = ("name", "state", "pid", "restarts", "last_restart_reason", "last_error", "stderr_tail", "protocol_version", "server_info_json", "tool_count", "last_exit_code", "consecutive_failures", "uptime_seconds", "breaker", "noise_lines", "command", "degraded")
+    __slots__ = ("name", "state", "pid", "restarts", "last_restart_reason", "last_error", "stderr_tail", "protocol_version", "server_info_json", "tool_count", "last_exit_code", "consecutive_failures", "uptime_seconds", "breaker", "noise_lines", "command", "degraded", "env")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +57,7 @@ class Server(_message.Message):
     NOISE_LINES_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: ServerState
     pid: int
@@ -67,7 +75,8 @@ class Server(_message.Message):
     noise_lines: int
     command: str
     degraded: bool
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., stderr_tail: _Optional[str] = ..., protocol_version: _Optional[str] = ..., server_info_json: _Optional[str] = ..., tool_count: _Optional[int] = ..., last_exit_code: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., breaker: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., noise_lines: _Optional[int] = ..., command: _Optional[str] = ..., degraded: _Optional[bool] = ...) -> None: ...
+    env: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., stderr_tail: _Optional[str] = ..., protocol_version: _Optional[str] = ..., server_info_json: _Optional[str] = ..., tool_count: _Optional[int] = ..., last_exit_code: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., breaker: _Optional[_Union[_common_pb2.BreakerState, str]] = ..., noise_lines: _Optional[int] = ..., command: _Optional[str] = ..., degraded: _Optional[bool] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListServersRequest(_message.Message):
     __slots__ = ()
