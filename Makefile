@@ -7,12 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_DIR := tests/.npm
 NPM_STAMP := $(NPM_DIR)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 EVERYTHING_VERSION := 2026.8.31
 
 ROUTER_CONFIG ?= config/router.json
 ROUTER_LISTEN ?= 127.0.0.1:50051
 ENHANCER_LISTEN ?= 127.0.0.1:50052
 PYTEST_ARGS ?=
+BENCH_ARGS ?= --profile 10
 SOAK_SMALL_CALLS ?= 300
 SOAK_CALLS ?= 5000
 
@@ -56,6 +58,16 @@ test: $(STAMP) $(NPM_STAMP) tools
 
 soak: $(STAMP)
 	SOAK_CALLS=$(SOAK_CALLS) $(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS) tests/test_soak.py
+
+# The router against direct stdio, the gRPC floor and mcp-proxy (in its own
+# virtualenv under bench/); tables on stdout, figures in bench/results/.
+# BENCH_ARGS=--quick checks every section in about a minute.
+bench: $(BENCH_STAMP) $(NPM_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. protos/mcp_router/v1/*.proto
