@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from json.decoder import scanstring
-from typing import Any
+from typing import Any, NamedTuple
 
 JSONRPC_VERSION = "2.0"
 
@@ -23,6 +23,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_WHITESPACE_CHARS = " \t\n\r"
 _scan_value = json.JSONDecoder().scan_once
 
 
@@ -30,8 +31,7 @@ class MessageError(ValueError):
     """The text is not a JSON object, or not a well-formed JSON-RPC message."""
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     """One top-level member: its decoded value and the span of its value text."""
 
     value: Any
@@ -65,6 +65,9 @@ class Message:
 
 
 def _skip_whitespace(text: str, index: int) -> int:
+    # Compact JSON has no whitespace, so a character test avoids most regex calls.
+    if index < len(text) and text[index] not in _WHITESPACE_CHARS:
+        return index
     return _WHITESPACE.match(text, index).end()
 
 

@@ -54,7 +54,7 @@ class SessionCounters:
     server_requests: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A response line from the server, parsed, with its `result` or `error`."""
 
@@ -85,7 +85,7 @@ class SessionHooks:
     advertise_sampling: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     future: asyncio.Future[Reply]
     method: str
@@ -240,8 +240,13 @@ class McpSession:
         self._pending[request_id] = _Pending(future, method, deadline=loop.time() + timeout, progress=progress)
         try:
             await self._write(line)
-            async with asyncio.timeout(timeout):
+            # A timer on the future is cheaper per call than asyncio.timeout,
+            # which reschedules and uncancels the calling task.
+            timer = loop.call_later(timeout, _expire, future)
+            try:
                 return await future
+            finally:
+                timer.cancel()
         except TimeoutError:
             if cancel_on_timeout:
                 await self._cancel_upstream(request_id, f"timed out after {timeout:.3f}s")
@@ -303,7 +308,7 @@ class McpSession:
                     newline = buffer.find(b"\n", max(start, searched))
                     if newline < 0:
                         break
-                    self._on_line(bytes(buffer[start:newline]))
+                    self._on_line(buffer[start:newline])
                     start = newline + 1
                     searched = start
                 if start:
@@ -338,12 +343,13 @@ class McpSession:
         tail = self.process.stderr.text()[-2000:]
         return f"server '{self.name}' {reason}" + (f"; stderr tail:\n{tail}" if tail else "")
 
-    def _on_line(self, raw: bytes) -> None:
+    def _on_line(self, raw: bytes | bytearray) -> None:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if raw.startswith(_UTF8_BOM):
             raw = raw[len(_UTF8_BOM) :]
-        if not raw.strip():
+        # isspace() scans without copying, unlike strip() on a bytearray.
+        if not raw or raw.isspace():
             self.counters.blank_lines += 1
             return
         try:
@@ -529,6 +535,11 @@ class _OversizeLine:
             if match:
                 return int(match.group(1))
         return None
+
+
+def _expire(future: asyncio.Future[Reply]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _with_progress_token(params_text: str | None, token: int) -> str:
