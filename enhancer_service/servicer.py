@@ -8,11 +8,9 @@ from datetime import datetime
 from typing import NoReturn
 
 import grpc
-from google.protobuf import duration_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
 from mcp_router.breaker import BreakerState
+from mcp_router.retry_hint import retry_trailers
 from mcp_router.v1 import common_pb2, enhancer_pb2, enhancer_pb2_grpc
 
 from .enhancer import EnhanceResult, Enhancer
@@ -229,13 +227,9 @@ def _metadata_client(context: grpc.aio.ServicerContext) -> str:
 async def _abort(context: grpc.aio.ServicerContext, error: EnhancerError) -> NoReturn:
     """End the call with the error's status code; an open breaker adds a RetryInfo detail."""
     code = status_code_for(error)
-    trailing_metadata: tuple[tuple[str, bytes], ...] = ()
+    trailing_metadata: tuple[tuple[str, str | bytes], ...] = ()
     if isinstance(error, CircuitOpenError):
-        delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(error.retry_after * 1000))
-        detail = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(error))
-        detail.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-        trailing_metadata = tuple(rpc_status.to_status(detail).trailing_metadata)
+        trailing_metadata = retry_trailers(code, str(error), error.retry_after)
     await context.abort(code, str(error), trailing_metadata=trailing_metadata)
     raise AssertionError("context.abort returned")  # grpc.aio's abort always raises.
 

@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any, AsyncIterator
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
 
 from mcp_router.auth import Authenticator, Role
 from mcp_router.breaker import BreakerState
+from mcp_router.retry_hint import retry_trailers
 from mcp_router.v1 import enhancer_pb2, router_pb2, router_pb2_grpc
 
 from . import jsonrpc
@@ -100,13 +99,7 @@ async def abort(context: grpc.aio.ServicerContext, error: RouterError) -> None:
     message = str(error)
     trailing: list[tuple[str, str | bytes]] = []
     if isinstance(error, ServerUnavailable) and error.retry_after is not None:
-        delay = duration_pb2.Duration()
-        delay.FromMilliseconds(max(1, round(error.retry_after * 1000)))
-        detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-        status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
-        trailing.append(("grpc-status-details-bin", status.SerializeToString()))
-        trailing.append(("retry-after-ms", str(max(1, round(error.retry_after * 1000)))))
+        trailing.extend(retry_trailers(code, message, error.retry_after))
     if isinstance(error, UpstreamError):
         trailing.append(("mcp-error-bin", error.error_json.encode("utf-8")))
     log.info("rpc failed code=%s error=%s", code.name, message.splitlines()[0])
