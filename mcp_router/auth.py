@@ -32,7 +32,7 @@ HEALTH_SERVICE = "grpc.health.v1.Health"
 REFLECTION_SERVICES = ("grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
 # Health and reflection need only a client token when they are protected at all.
 INFRASTRUCTURE_SERVICES = (HEALTH_SERVICE, *REFLECTION_SERVICES)
-# Rejected calls are logged at most once per this many seconds, with a count.
+# Rejected calls are logged at most once per this many seconds, with the running count.
 DENIAL_LOG_INTERVAL_SECONDS = 10.0
 
 

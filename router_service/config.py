@@ -78,7 +78,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class EnhancerSettings:
-    """How the router reaches the enhancer service; `address` None turns enhancement off."""
+    """Connection settings of the enhancer service; `address` None turns enhancement off."""
 
     address: str | None = None
     # Cap on one enhancer call; the caller's remaining deadline minus `margin` may cut it.

@@ -3,7 +3,7 @@
 Edits change the file's raw JSON document, so keys the router does not know
 survive. A write goes to a temporary file in the same folder, is fsynced and
 then renamed over the config, so a crash at any moment leaves either the old or
-the new file; the previous version is kept as `<file>.bak`.
+the new file. The previous version is kept as `<file>.bak`.
 """
 
 from __future__ import annotations
@@ -97,7 +97,12 @@ class ConfigStore:
             except ConfigError as error:
                 raise InvalidRequest(str(error)) from None
             await self._write(new_text)
-            action = "removed" if entry is None else ("updated" if must_exist else "added")
+            if entry is None:
+                action = "removed"
+            elif must_exist:
+                action = "updated"
+            else:
+                action = "added"
             await self._apply_locked(config, action, f"server '{name}' {action} through the API")
             return config
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 ENHANCER_SERVICE = enhancer_pb2.DESCRIPTOR.services_by_name["EnhancerService"].full_name
 CLIENT_METADATA_KEY = "x-client-name"
-# Results that say the enhancer is down or broken; every other code means it answered.
+# Status codes that mean the enhancer is down or broken; every other code means it responded.
 FAILURE_CODES = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -59,7 +59,7 @@ class ArgumentEnhancement:
 
 @dataclass(frozen=True)
 class EnhancementReport:
-    """What enhancement did to one tool call's arguments."""
+    """The outcome of enhancing one tool call's arguments."""
 
     applied: bool
     reason: int

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 SERVICE_DESCRIPTOR = router_pb2.DESCRIPTOR.services_by_name["RouterService"]
 SERVICE_NAME = SERVICE_DESCRIPTOR.full_name
 _CLIENT_METHODS = ("ListServers", "GetServer", "ListTools", "CallTool", "CallToolStream", "Forward", "Enhance", "GetStats", "WatchEvents")
-# Who may call what when tokens are configured; every other method needs an admin token.
+# Methods a client token may call when tokens are configured; every other method needs an admin token.
 METHOD_ROLES: dict[str, Role] = {f"/{SERVICE_NAME}/{method}": Role.CLIENT for method in _CLIENT_METHODS}
 SERVER_HEALTH_PREFIX = "mcp_router.server."
 REDACTED = "<redacted>"
@@ -72,7 +72,7 @@ STATUS_CODES: dict[type[RouterError], grpc.StatusCode] = {
     ManagementDisabled: grpc.StatusCode.PERMISSION_DENIED,
     # EnhancerFailed carries the enhancer's own status code, passed through.
 }
-# JSON-RPC error codes from a server that say the caller's request was at fault.
+# JSON-RPC error codes from a server that mean the caller's request was at fault.
 UPSTREAM_ERROR_CODES = {
     jsonrpc.INVALID_PARAMS: grpc.StatusCode.INVALID_ARGUMENT,
     jsonrpc.METHOD_NOT_FOUND: grpc.StatusCode.UNIMPLEMENTED,
@@ -169,7 +169,7 @@ def enhancement_message(report: EnhancementReport) -> router_pb2.Enhancement:
 
 
 def client_name(request_client: str, context: grpc.aio.ServicerContext) -> str:
-    """The request's client, else the `x-client-name` metadata, else empty."""
+    """Return the request's client, else the `x-client-name` metadata, else ''."""
     if request_client:
         return request_client
     for key, value in context.invocation_metadata() or ():
@@ -496,7 +496,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
 
 def _settle_time(supervisor: ServerSupervisor, context: grpc.aio.ServicerContext) -> float:
-    """How long a server-changing RPC waits for the server to leave STARTING."""
+    """Return the seconds a server-changing RPC waits for the server to leave STARTING."""
     remaining = time_remaining(context)
     limit = supervisor.settings.startup_timeout if remaining is None else min(remaining - 0.05, supervisor.settings.startup_timeout)
     return max(0.0, limit)
