@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_seconds,
         default=None,
         metavar="SECONDS",
-        help=f"gRPC deadline of each call (default: {DEFAULT_TIMEOUT_SECONDS:g}); for watch, how long to watch (default: until Ctrl-C)",
+        help=f"gRPC deadline of each call in seconds (default: {DEFAULT_TIMEOUT_SECONDS:g}), and for watch how long to watch (default: until Ctrl-C)",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout (watch: one object per line)")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--server", default="", help="only this server's tools")
     tools.set_defaults(run=commands.list_tools)
 
-    call = subcommands.add_parser("call", parents=both, help="call a tool; progress and log lines go to stderr while it runs")
+    call = subcommands.add_parser("call", parents=both, help="call a tool, with its progress and log lines on stderr while it runs")
     call.add_argument("server", help="server name")
     call.add_argument("tool", help="tool name as the server reports it")
     call.add_argument("--args", default="{}", metavar="JSON", help="tool arguments as a JSON object (default: {})")
@@ -136,8 +136,8 @@ def add_servers_parser(subcommands, connection: argparse.ArgumentParser, both: l
         edit = actions.add_parser(action, parents=[connection], help=summary)
         edit.add_argument("name", help="server name: 1 to 64 letters, digits, _ or -")
         edit.add_argument("--command", help="the server's executable")
-        edit.add_argument("--arg", action="append", default=[], metavar="ARG", help="one argument; repeat for more; write --arg=-y for one that starts with -")
-        edit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="one environment variable; repeat for more")
+        edit.add_argument("--arg", action="append", default=[], metavar="ARG", help="one argument, repeat for more (write --arg=-y for one that starts with -)")
+        edit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="one environment variable, repeat for more")
         edit.add_argument("--cwd", metavar="DIR", help="working directory")
         edit.add_argument("--json", dest="entry_json", metavar="ENTRY_JSON", help="the whole mcpServers entry as a JSON object, instead of the options above")
         edit.set_defaults(run=run)

@@ -62,14 +62,14 @@ class RouterClient:
         # channel that is not connected means that the router is out of reach.
         if code in _CONNECTION_CODES and self._channel.get_state() is not grpc.ChannelConnectivity.READY:
             return RouterUnreachable(
-                f"cannot reach the router at {self.target} ({details}); check that router-service runs there, "
+                f"cannot reach the router at {self.target} ({details}). Check that router-service runs there, "
                 f"or pass --target or set {TARGET_ENV}"
             )
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
             limit = f" of {self.timeout:g}s (--timeout)" if self.timeout is not None else ""
             return DeadlineExceeded(f"{rpc} did not finish within its deadline{limit}: {details}")
         if code is grpc.StatusCode.UNIMPLEMENTED:
-            return Unimplemented(f"the router at {self.target} does not implement {rpc} ({details}); it is older than routerctl")
+            return Unimplemented(f"the router at {self.target} does not implement {rpc} ({details}), because it is older than this routerctl")
         if code in _ERRORS:
             return _ERRORS[code](details)
         return CommandError(f"{rpc} failed: {code.name}: {details}")

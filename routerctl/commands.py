@@ -172,7 +172,7 @@ def print_enhancer_stats(link: router_pb2.EnhancerLinkStats | None) -> None:
     cache = link.enhancer.cache
     print(
         f"enhancer cache: {cache.entries}/{cache.max_entries} entries, {cache.hits} hits, {cache.misses} misses, "
-        f"hit rate {cache.hit_rate:.0%}; Ollama breaker {breaker_name(link.enhancer.breaker.state)}"
+        f"hit rate {cache.hit_rate:.0%}, Ollama breaker {breaker_name(link.enhancer.breaker.state)}"
     )
 
 

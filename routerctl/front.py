@@ -155,7 +155,7 @@ class StdioFront:
                         await self.announce_tool_change()
                     elif kind in RECHECK_EVENTS:
                         await self.announce_if_tools_changed()
-                log.warning("target=%s the router ended the event stream; subscribing again", self.client.target)
+                log.warning("target=%s the router ended the event stream, subscribing again", self.client.target)
             except Unimplemented:
                 await self.poll_tool_changes()
                 return
@@ -168,9 +168,9 @@ class StdioFront:
 
     async def poll_tool_changes(self) -> None:
         if self.poll_interval <= 0:
-            log.warning("target=%s the router has no WatchEvents and polling is off; tool list changes are not followed", self.client.target)
+            log.warning("target=%s the router has no WatchEvents and polling is off, so tool list changes are not followed", self.client.target)
             return
-        log.warning("target=%s the router has no WatchEvents; listing tools every %gs to find changes", self.client.target, self.poll_interval)
+        log.warning("target=%s the router has no WatchEvents, so the front lists tools every %gs to find changes", self.client.target, self.poll_interval)
         while True:
             await asyncio.sleep(self.poll_interval)
             await self.announce_if_tools_changed()
@@ -190,7 +190,7 @@ class StdioFront:
         if self._host is None:
             return
         await self._host.send_tool_list_changed()
-        log.info("target=%s tool list changed; sent notifications/tools/list_changed", self.client.target)
+        log.info("target=%s tool list changed, sent notifications/tools/list_changed", self.client.target)
 
 
 async def run_front(target: str, timeout: float | None, poll_interval: float) -> int:
@@ -205,7 +205,7 @@ def add_front_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_POLL_SECONDS,
         metavar="SECONDS",
-        help="only for routers without WatchEvents: seconds between tool list checks; 0 turns them off "
+        help="only for routers without WatchEvents: seconds between tool list checks, where 0 turns them off "
         f"(default: {DEFAULT_POLL_SECONDS:g})",
     )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="log detail on stderr (default: info)")

@@ -21,6 +21,8 @@ HOSTS = ("claude-desktop", "vscode", "cursor")
 _ENV_VARIABLE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 # VS Code prompts the user for `${input:...}` values, but the router has no user to prompt.
 _INPUT_VARIABLE = re.compile(r"\$\{input:[^}]*\}")
+# Matches a whole JSON string, which stays, or a trailing comma, which the whitespace and bracket after it (group 1) replace.
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:\\.|[^"\\])*"|,(\s*[\]}])')
 
 
 # Export
@@ -33,7 +35,7 @@ def front_command() -> str:
         return str(beside.absolute())
     found = shutil.which(FRONT_SCRIPT)
     if found is None:
-        raise CommandError(f"{FRONT_SCRIPT} is not installed next to {sys.executable} or on PATH; reinstall the package (make install)")
+        raise CommandError(f"{FRONT_SCRIPT} is not installed next to {sys.executable} or on PATH, so reinstall the package (make install)")
     return str(Path(found).absolute())
 
 
@@ -59,41 +61,41 @@ async def export_config(args: argparse.Namespace) -> int:
 
 def parse_jsonc(text: str) -> Any:
     """Parse JSON with comments and trailing commas, as VS Code and Cursor allow in their config files."""
-    return json.loads(_strip_jsonc(text))
+    return json.loads(_drop_trailing_commas(_drop_comments(text)))
 
 
-def _strip_jsonc(text: str) -> str:
-    """Drop // and /* */ comments and commas before a closing bracket, leaving strings untouched."""
+def _string_end(text: str, start: int) -> int:
+    """Return the index just past the JSON string that opens at `start`, escapes included."""
+    index = start + 1
+    while index < len(text) and text[index] != '"':
+        index += 2 if text[index] == "\\" else 1
+    return index + 1
+
+
+def _drop_comments(text: str) -> str:
+    """Drop // and /* */ comments outside strings."""
     kept: list[str] = []
     index = 0
-    length = len(text)
-    while index < length:
-        char = text[index]
-        if char == '"':
-            end = index + 1
-            while end < length and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
-            kept.append(text[index : end + 1])
-            index = end + 1
+    while index < len(text):
+        if text[index] == '"':
+            end = _string_end(text, index)
+            kept.append(text[index:end])
+            index = end
         elif text.startswith("//", index):
             newline = text.find("\n", index)
-            index = length if newline < 0 else newline
+            index = len(text) if newline < 0 else newline
         elif text.startswith("/*", index):
             close = text.find("*/", index + 2)
-            index = length if close < 0 else close + 2
-        elif char == ",":
-            rest = index + 1
-            while rest < length and text[rest] in " \t\r\n":
-                rest += 1
-            if rest < length and text[rest] in "]}":
-                index += 1
-                continue
-            kept.append(char)
-            index += 1
+            index = len(text) if close < 0 else close + 2
         else:
-            kept.append(char)
+            kept.append(text[index])
             index += 1
     return "".join(kept)
+
+
+def _drop_trailing_commas(text: str) -> str:
+    """Drop each comma outside strings that only whitespace separates from a closing bracket."""
+    return _STRING_OR_TRAILING_COMMA.sub(lambda match: match.group(0) if match.group(1) is None else match.group(1), text)
 
 
 def read_host_servers(path: Path) -> tuple[str, dict[str, Any]]:
@@ -119,7 +121,7 @@ def read_host_servers(path: Path) -> tuple[str, dict[str, Any]]:
             if not isinstance(servers, dict):
                 raise UsageError(f"{path}: {key} must be an object that maps server names to entries")
             return key, servers
-    raise UsageError(f"{path}: no server map found; expected mcpServers (Claude Desktop, Cursor), servers (VS Code mcp.json) or mcp.servers (VS Code settings.json)")
+    raise UsageError(f"{path}: no server map found, expected mcpServers (Claude Desktop, Cursor), servers (VS Code mcp.json) or mcp.servers (VS Code settings.json)")
 
 
 def router_entry(entry: Any) -> tuple[dict[str, Any] | None, str]:
@@ -129,11 +131,11 @@ def router_entry(entry: Any) -> tuple[dict[str, Any] | None, str]:
     transport = entry.get("type", "stdio")
     if transport != "stdio" or "command" not in entry:
         where = f" at {entry['url']}" if isinstance(entry.get("url"), str) else ""
-        return None, f"not a stdio server (type {transport}{where}); the router runs stdio servers only"
+        return None, f"not a stdio server (type {transport}{where}), and the router runs stdio servers only"
 
     converted = {key: _expand_env_references(value) for key, value in entry.items() if key != "type"}
     if _INPUT_VARIABLE.search(json.dumps(converted)):
-        return None, "uses ${input:...} variables, which only VS Code can prompt for; add it with `routerctl servers add` and the real values"
+        return None, "uses ${input:...} variables, which only VS Code can prompt for. Add it with `routerctl servers add` and the real values"
     return converted, ""
 
 
@@ -199,7 +201,7 @@ async def import_config(client: RouterClient, args: argparse.Namespace) -> int:
         for name in report.added:
             print(f"added {name}")
         for name in report.duplicates:
-            print(f"duplicate {name}: the router has a server with this name already; its entry was kept")
+            print(f"duplicate {name}: the router has a server with this name already, so its entry was kept")
         for item in report.skipped:
             print(f"skipped {item['name']}: {item['reason']}")
         for item in report.failed:
