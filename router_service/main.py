@@ -11,7 +11,6 @@ from pathlib import Path
 
 from mcp_router.logs import LOG_LEVELS, configure_logging
 from mcp_router.security import SecurityError, add_security_arguments, channel_credentials, check_listen_address, load_security, server_credentials
-from mcp_router import event_loop
 from mcp_router.serving import ServerLimits, ServiceHost, install_stop_signals, split_host_port
 
 from .config import ConfigError, RouterConfig, read_config
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure_logging(args.log_level)
     try:
-        code = event_loop.run(serve(args))
+        code = asyncio.run(serve(args))
     except ConfigError as error:
         print(f"router-service: invalid config: {error}", file=sys.stderr)
         code = 2
