@@ -7,10 +7,9 @@ import asyncio
 import os
 import sys
 
-from mcp_router.serving import split_host_port
-
 from . import calls, commands, front, host_config, servers, watch
-from .client import DEFAULT_TARGET, TARGET_ENV, RouterClient
+from .client import RouterClient
+from .connection import add_connection_options, connection_from_args
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CommandError
 from .output import print_error
 
@@ -24,6 +23,7 @@ EXIT_CODES_HELP = """exit codes:
   4  no such server or tool
   5  the deadline ran out (--timeout, or the server's requestTimeoutSeconds)
   6  a server with that name exists already (servers add)
+  7  the router rejected the call: a missing or invalid token, a role without the right, or server management turned off
 """
 
 
@@ -40,7 +40,7 @@ def positive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     # The global options also work after the command. SUPPRESS keeps a value given before it.
     connection = argparse.ArgumentParser(add_help=False)
-    connection.add_argument("--target", default=argparse.SUPPRESS, metavar="HOST:PORT", help="address of router-service")
+    add_connection_options(connection, suppress=True)
     connection.add_argument("--timeout", type=positive_seconds, default=argparse.SUPPRESS, metavar="SECONDS", help="gRPC deadline of each call")
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON")
@@ -52,12 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--target",
-        default=os.environ.get(TARGET_ENV) or DEFAULT_TARGET,
-        metavar="HOST:PORT",
-        help=f"address of router-service (default: ${TARGET_ENV}, else {DEFAULT_TARGET})",
-    )
+    add_connection_options(parser, suppress=False)
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
@@ -167,21 +162,17 @@ def add_config_parser(subcommands, connection: argparse.ArgumentParser, both: li
 
 
 async def run_command(args: argparse.Namespace) -> int:
+    connection = connection_from_args(args)
     if args.command == "connect":
-        return await front.run_front(args.target, args.timeout or front.DEFAULT_CALL_TIMEOUT_SECONDS, args.poll_interval)
+        return await front.run_front(connection, args.timeout or front.DEFAULT_CALL_TIMEOUT_SECONDS, args.poll_interval)
     if getattr(args, "offline", False):
-        return await args.run(args)
-    async with RouterClient(args.target, args.timeout or DEFAULT_TIMEOUT_SECONDS) as client:
+        return await args.run(connection, args)
+    async with RouterClient(connection, args.timeout or DEFAULT_TIMEOUT_SECONDS) as client:
         return await args.run(client, args)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        split_host_port(args.target)
-    except ValueError as error:
-        parser.error(f"--target: {error}")
+    args = build_parser().parse_args(argv)
     if args.command == "connect":
         front.configure_logging(args.log_level)
 

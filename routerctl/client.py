@@ -7,21 +7,19 @@ from types import TracebackType
 
 import grpc
 
-from mcp_router.serving import ServerLimits
 from mcp_router.v1 import enhancer_pb2, router_pb2, router_pb2_grpc
 
+from .connection import TARGET_ENV, TOKEN_ENV, RouterConnection
 from .errors import (
     AlreadyExists,
     CommandError,
     DeadlineExceeded,
+    Denied,
     NotFound,
     RouterUnreachable,
     Unimplemented,
     UsageError,
 )
-
-DEFAULT_TARGET = "127.0.0.1:50051"
-TARGET_ENV = "MCP_ROUTER_TARGET"
 
 # Status codes whose router message names the server, tool or value at fault, so it is shown as is.
 _ERRORS: dict[grpc.StatusCode, type[CommandError]] = {
@@ -36,23 +34,26 @@ _CONNECTION_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEE
 class RouterClient:
     """A RouterService stub whose calls raise CommandError subclasses instead of gRPC errors.
 
-    `timeout` is the deadline in seconds of each call; None means no deadline.
+    `timeout` is the deadline in seconds of each call, and None means no deadline. The
+    channel opens when the client is entered with `async with`.
     """
 
-    def __init__(self, target: str, timeout: float | None) -> None:
-        self.target = target
+    def __init__(self, connection: RouterConnection, timeout: float | None) -> None:
+        self.connection = connection
+        self.target = connection.target
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(target, options=ServerLimits().options())
-        self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
+        self._metadata = connection.metadata
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: router_pb2_grpc.RouterServiceStub | None = None
 
     async def __aenter__(self) -> RouterClient:
+        self._channel = await self.connection.open_channel()
+        self._stub = router_pb2_grpc.RouterServiceStub(self._channel)
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._channel.close()
+        if self._channel is not None:
+            await self._channel.close()
 
     def error(self, rpc: str, error: grpc.aio.AioRpcError) -> CommandError:
         """Translate a failed RPC into the CommandError that carries its exit code."""
@@ -68,6 +69,10 @@ class RouterClient:
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
             limit = f" of {self.timeout:g}s (--timeout)" if self.timeout is not None else ""
             return DeadlineExceeded(f"{rpc} did not finish within its deadline{limit}: {details}")
+        if code is grpc.StatusCode.UNAUTHENTICATED:
+            return Denied(f"{rpc} was rejected: {code.name}: {details}. Pass --token-file FILE or set {TOKEN_ENV}")
+        if code is grpc.StatusCode.PERMISSION_DENIED:
+            return Denied(f"{rpc} was rejected: {code.name}: {details}")
         if code is grpc.StatusCode.UNIMPLEMENTED:
             return Unimplemented(f"the router at {self.target} does not implement {rpc} ({details}), because it is older than this routerctl")
         if code in _ERRORS:
@@ -77,7 +82,7 @@ class RouterClient:
     async def _unary(self, rpc: str, request):
         method = getattr(self._stub, rpc)
         try:
-            return await method(request, timeout=self.timeout)
+            return await method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
             raise self.error(rpc, error) from None
 
@@ -120,7 +125,7 @@ class RouterClient:
 
     async def call_tool_stream(self, request: router_pb2.CallToolRequest) -> AsyncIterator[router_pb2.CallToolEvent]:
         """Yield the call's progress and log events, then the event that carries the result."""
-        call = self._stub.CallToolStream(request, timeout=self.timeout)
+        call = self._stub.CallToolStream(request, timeout=self.timeout, metadata=self._metadata)
         try:
             async for event in call:
                 yield event
@@ -146,11 +151,11 @@ class RouterClient:
         return await self._unary("ClearEnhancerCache", enhancer_pb2.ClearCacheRequest())
 
     async def watch_events(self, request: router_pb2.WatchEventsRequest, timeout: float | None) -> AsyncIterator[router_pb2.RouterEvent]:
-        """Yield router events until `timeout` seconds pass (None: until the caller stops or the router ends the stream).
+        """Yield router events until `timeout` seconds pass, or without a timeout until the caller stops or the router ends the stream.
 
         Reaching `timeout` ends the iteration normally, because it is the watch's planned length.
         """
-        call = self._stub.WatchEvents(request, timeout=timeout)
+        call = self._stub.WatchEvents(request, timeout=timeout, metadata=self._metadata)
         try:
             async for event in call:
                 yield event

@@ -10,6 +10,7 @@ EXIT_UNREACHABLE = 3
 EXIT_NOT_FOUND = 4
 EXIT_DEADLINE = 5
 EXIT_EXISTS = 6
+EXIT_DENIED = 7
 EXIT_INTERRUPTED = 130
 
 
@@ -47,6 +48,12 @@ class AlreadyExists(CommandError):
     """A server with that name is configured already."""
 
     exit_code = EXIT_EXISTS
+
+
+class Denied(CommandError):
+    """The router rejected the call: no valid token, a role without the right, or a feature turned off."""
+
+    exit_code = EXIT_DENIED
 
 
 class Unimplemented(CommandError):

@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import sys
 from typing import Any
 
@@ -27,11 +26,11 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from mcp_router.logs import LOG_LEVELS, configure_logging
-from mcp_router.serving import split_host_port
 from mcp_router.v1 import router_pb2
 
 from . import __version__
-from .client import DEFAULT_TARGET, TARGET_ENV, RouterClient
+from .client import RouterClient
+from .connection import RouterConnection, add_connection_options, connection_from_args
 from .errors import CommandError, NotFound, Unimplemented, UsageError
 
 log = logging.getLogger("routerctl.front")
@@ -193,8 +192,8 @@ class StdioFront:
         log.info("target=%s tool list changed, sent notifications/tools/list_changed", self.client.target)
 
 
-async def run_front(target: str, timeout: float | None, poll_interval: float) -> int:
-    async with RouterClient(target, timeout) as client:
+async def run_front(connection: RouterConnection, timeout: float | None, poll_interval: float) -> int:
+    async with RouterClient(connection, timeout) as client:
         await StdioFront(client, poll_interval).serve()
     return 0
 
@@ -218,12 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         description="An MCP server over stdio for Claude Desktop, VS Code or Cursor that serves every tool of "
         "the MCP Router under its qualified name <server>__<tool>. Logs go to stderr.",
     )
-    parser.add_argument(
-        "--target",
-        default=os.environ.get(TARGET_ENV) or DEFAULT_TARGET,
-        metavar="HOST:PORT",
-        help=f"address of router-service (default: ${TARGET_ENV}, else {DEFAULT_TARGET})",
-    )
+    add_connection_options(parser, suppress=False)
     parser.add_argument(
         "--timeout",
         type=float,
@@ -233,14 +227,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_front_options(parser)
     args = parser.parse_args(argv)
-    try:
-        split_host_port(args.target)
-    except ValueError as error:
-        parser.error(f"--target: {error}")
     if args.timeout <= 0:
         parser.error("--timeout: must be a positive number of seconds")
+    try:
+        connection = connection_from_args(args)
+    except UsageError as error:
+        parser.error(str(error))
     configure_logging(args.log_level)
-    sys.exit(asyncio.run(run_front(args.target, args.timeout, args.poll_interval)))
+    try:
+        code = asyncio.run(run_front(connection, args.timeout, args.poll_interval))
+    except CommandError as error:
+        print(f"mcp-router-stdio: {error}", file=sys.stderr)
+        code = error.exit_code
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import RouterClient
+from .connection import TOKEN_ENV, RouterConnection
 from .errors import EXIT_FAILED, EXIT_OK, AlreadyExists, CommandError, RouterUnreachable, UsageError
 from .output import print_json
 
@@ -39,9 +40,9 @@ def front_command() -> str:
     return str(Path(found).absolute())
 
 
-def export_snippet(host: str, name: str, target: str, timeout: float | None) -> dict[str, Any]:
-    """Build the config snippet with which `host` starts the stdio front for the router at `target`."""
-    args = ["--target", target]
+def export_snippet(host: str, name: str, connection: RouterConnection, timeout: float | None) -> dict[str, Any]:
+    """Build the config snippet with which `host` starts the stdio front for the router of `connection`."""
+    args = connection.front_args()
     if timeout is not None:
         args += ["--timeout", f"{timeout:g}"]
     entry: dict[str, Any] = {"command": front_command(), "args": args}
@@ -51,8 +52,14 @@ def export_snippet(host: str, name: str, target: str, timeout: float | None) -> 
     return {"mcpServers": {name: entry}}
 
 
-async def export_config(args: argparse.Namespace) -> int:
-    print_json(export_snippet(args.client, args.name, args.target, args.timeout))
+async def export_config(connection: RouterConnection, args: argparse.Namespace) -> int:
+    print_json(export_snippet(args.client, args.name, connection, args.timeout))
+    if connection.token is not None and connection.token_file is None:
+        print(
+            f"routerctl: the snippet leaves out the token from {TOKEN_ENV}, so export with --token-file FILE, "
+            f"or set {TOKEN_ENV} in the host's env for this server",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
