@@ -1,4 +1,4 @@
-"""Runs the installed routerctl console script as a subprocess and reads what it printed."""
+"""Runs the installed routerctl and mcp-router-stdio scripts as a shell and a desktop host would, and reads what they print."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ import asyncio
 import json
 import os
 import signal
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Awaitable, Callable
+
+import mcp_types as types
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.harness import BIN, free_port
 
@@ -35,8 +43,8 @@ class Completed:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The test's environment without MCP_ROUTER_TARGET, so that only the test chooses the router."""
-    env = {key: value for key, value in os.environ.items() if key != "MCP_ROUTER_TARGET"}
+    """The test's environment without routerctl's variables, so that only the test chooses the router and token."""
+    env = {key: value for key, value in os.environ.items() if key not in ("MCP_ROUTER_TARGET", "MCP_ROUTER_TOKEN")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return {**env, **(extra or {})}
 
@@ -131,3 +139,43 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0,
 def unused_target() -> str:
     """An address on 127.0.0.1 where nothing listens, for unreachable-router cases."""
     return f"127.0.0.1:{free_port()}"
+
+
+class Host:
+    """A desktop host's view of one front: the SDK session and what the front sent besides replies."""
+
+    def __init__(self, session: ClientSession, errlog: Path) -> None:
+        self.session = session
+        self.errlog = errlog
+        self.notifications: list[Any] = []
+        self.tools_changed = asyncio.Event()
+
+    async def receive(self, message: Any) -> None:
+        self.notifications.append(message)
+        if isinstance(message, types.ToolListChangedNotification):
+            self.tools_changed.set()
+
+    def front_log(self) -> str:
+        return self.errlog.read_text(errors="replace")
+
+
+@asynccontextmanager
+async def connect_host(command: str, args: list[str]) -> AsyncIterator[Host]:
+    """Start the front as a desktop host does and complete the MCP handshake with it."""
+    with tempfile.NamedTemporaryFile("w+", prefix="stdio-front-", suffix=".log") as errlog:
+        parameters = StdioServerParameters(command=command, args=args, env=clean_env())
+        host: Host | None = None
+
+        async def receive(message: Any) -> None:
+            if host is not None:
+                await host.receive(message)
+
+        async with stdio_client(parameters, errlog=errlog) as (read_stream, write_stream):
+            async with ClientSession(read_stream, write_stream, message_handler=receive) as session:
+                host = Host(session, Path(errlog.name))
+                await session.initialize()
+                yield host
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "".join(item.text for item in result.content if isinstance(item, types.TextContent))

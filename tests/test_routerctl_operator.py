@@ -222,11 +222,11 @@ async def test_servers_update_unknown_exits_4(start_router):
     assert "nope" in result.stderr
 
 
-async def test_servers_add_without_management_exits_1(start_router):
+async def test_servers_add_without_management_exits_7(start_router):
     router = await start_router({"fault": fault_server()})
     result = await routerctl("--target", router.target, "servers", "add", "clock", "--command", str(BIN / "mcp-server-time"))
 
-    assert result.code == 1, result
+    assert result.code == 7, result
     assert "PERMISSION_DENIED" in result.stderr
     assert "clock" not in json.loads(router.config_path.read_text())["mcpServers"]
 

@@ -5,67 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import grpc
 import mcp_types as types
 import pytest
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
 from mcp_router.v1 import router_pb2, router_pb2_grpc
 from tests.conftest import everything_server, fault_server, time_server
 from tests.fixtures.fault_server import TOOLS as FAULT_TOOLS
-from tests.routerctl_support import ROUTERCTL, STDIO_FRONT, clean_env, eventually, routerctl, unused_target
-
-
-class Host:
-    """A desktop host's view of one front: the SDK session and what the front sent besides replies."""
-
-    def __init__(self, session: ClientSession, errlog: Path) -> None:
-        self.session = session
-        self.errlog = errlog
-        self.notifications: list[Any] = []
-        self.tools_changed = asyncio.Event()
-
-    async def receive(self, message: Any) -> None:
-        self.notifications.append(message)
-        if isinstance(message, types.ToolListChangedNotification):
-            self.tools_changed.set()
-
-    def front_log(self) -> str:
-        return self.errlog.read_text(errors="replace")
-
-
-@asynccontextmanager
-async def connect_host(command: str, args: list[str]) -> AsyncIterator[Host]:
-    """Start the front as a desktop host does and complete the MCP handshake with it."""
-    with tempfile.NamedTemporaryFile("w+", prefix="stdio-front-", suffix=".log") as errlog:
-        parameters = StdioServerParameters(command=command, args=args, env=clean_env())
-        host: Host | None = None
-
-        async def receive(message: Any) -> None:
-            if host is not None:
-                await host.receive(message)
-
-        async with stdio_client(parameters, errlog=errlog) as (read_stream, write_stream):
-            async with ClientSession(read_stream, write_stream, message_handler=receive) as session:
-                host = Host(session, Path(errlog.name))
-                await session.initialize()
-                yield host
+from tests.routerctl_support import ROUTERCTL, STDIO_FRONT, connect_host, eventually, routerctl, text_of, unused_target
 
 
 def front(target: str, *options: str) -> tuple[str, list[str]]:
     return str(STDIO_FRONT), ["--target", target, *options]
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "".join(item.text for item in result.content if isinstance(item, types.TextContent))
 
 
 async def test_host_lists_and_calls_tools(start_router):
