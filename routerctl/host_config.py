@@ -135,10 +135,12 @@ def router_entry(entry: Any) -> tuple[dict[str, Any] | None, str]:
     """Convert a host's server entry for the router, or return (None, reason) when the router cannot run it."""
     if not isinstance(entry, dict):
         return None, "the entry is not a JSON object"
-    transport = entry.get("type", "stdio")
-    if transport != "stdio" or "command" not in entry:
-        where = f" at {entry['url']}" if isinstance(entry.get("url"), str) else ""
-        return None, f"not a stdio server (type {transport}{where}), and the router runs stdio servers only"
+    transport = entry.get("type")
+    if transport not in (None, "stdio") or "command" not in entry:
+        facts = [f"type {transport}"] if transport is not None else []
+        if isinstance(entry.get("url"), str):
+            facts.append(f"url {entry['url']}")
+        return None, f"not a stdio server ({', '.join(facts) or 'no command'}), and the router runs stdio servers only"
 
     converted = {key: _expand_env_references(value) for key, value in entry.items() if key != "type"}
     if _INPUT_VARIABLE.search(json.dumps(converted)):

@@ -74,7 +74,7 @@ async def test_import_claude_desktop_reports_duplicates(start_router, tmp_path):
     lines = result.lines()
     assert "added clock" in lines
     assert "duplicate fault: the router has a server with this name already, so its entry was kept" in lines
-    assert any(line.startswith("skipped web: not a stdio server") for line in lines)
+    assert "skipped web: not a stdio server (url http://127.0.0.1:9/mcp), and the router runs stdio servers only" in lines
     assert lines[-1] == f"imported {source} (mcpServers): 1 added, 1 duplicates kept as they were, 1 skipped, 0 failed"
     saved = json.loads(router.config_path.read_text())["mcpServers"]
     assert saved["fault"] == original_fault
@@ -197,6 +197,6 @@ def test_router_entry_conversions():
     assert converted == {"command": "npx", "args": ["${TOKEN}"], "disabled": True}
     assert reason == ""
     assert skipped is None
-    assert "type sse at http://127.0.0.1:9/sse" in skip_reason
+    assert skip_reason == "not a stdio server (type sse, url http://127.0.0.1:9/sse), and the router runs stdio servers only"
     assert not_object is None
     assert not_object_reason == "the entry is not a JSON object"
