@@ -9,9 +9,9 @@ import grpc
 import pytest
 
 from mcp_router.v1 import router_pb2
-from tests.conftest import fault_server, time_server
+from tests.conftest import everything_server, fault_server, time_server
 from tests.fixtures.fault_server import TOOLS as FAULT_TOOLS
-from tests.routerctl_support import routerctl, unused_target
+from tests.routerctl_support import Background, eventually, routerctl, unused_target
 
 
 @pytest.fixture
@@ -123,15 +123,18 @@ async def test_call_prints_text_result(router):
 
 
 async def test_call_json_has_result_and_timing(router):
-    result = await routerctl("--target", router.target, "--timeout", "30", "call", "time", "get_current_time", "--args", '{"timezone": "UTC"}', "--json")
+    plain = await routerctl("--target", router.target, "call", "time", "get_current_time", "--args", '{"timezone": "Europe/Paris"}')
+    result = await routerctl("--target", router.target, "--timeout", "30", "call", "time", "get_current_time", "--args", '{"timezone": "Europe/Paris"}', "--json")
 
+    assert plain.code == 0, plain
+    assert json.loads(plain.stdout)["timezone"] == "Europe/Paris"
     assert result.code == 0, result
     reply = result.json()
     assert reply["server"] == "time"
     assert reply["tool"] == "get_current_time"
     assert reply["is_error"] is False
     assert reply["timeout_ms"] <= 30_000
-    assert json.loads(reply["result"]["content"][0]["text"])["timezone"] == "UTC"
+    assert json.loads(reply["result"]["content"][0]["text"])["timezone"] == "Europe/Paris"
 
 
 async def test_call_shows_progress_and_logs_on_stderr(router):
@@ -144,6 +147,15 @@ async def test_call_shows_progress_and_logs_on_stderr(router):
     assert logged.code == 0, logged
     assert logged.stdout == "logged\n"
     assert logged.stderr.splitlines() == ['log warning fault: {"note":"disk almost full"}']
+
+
+async def test_call_long_running_operation_progress(start_router):
+    router = await start_router({"everything": everything_server()})
+    result = await routerctl("--target", router.target, "call", "everything", "trigger-long-running-operation", "--args", '{"duration": 1, "steps": 2}')
+
+    assert result.code == 0, result
+    assert result.stdout == "Long running operation completed. Duration: 1 seconds, Steps: 2.\n"
+    assert result.stderr.splitlines() == ["progress 1/2", "progress 2/2"]
 
 
 async def test_call_tool_error_exits_1(router):
@@ -186,6 +198,23 @@ async def test_call_with_open_breaker_is_not_unreachable(start_router):
     assert timed_out.code == 5, timed_out
     assert refused.code == 1, refused
     assert "circuit breaker is open" in refused.stderr
+
+
+async def test_call_interrupted_exits_130(router):
+    caller = Background("--target", router.target, "call", "fault", "hang")
+    await caller.start()
+    try:
+        # The call is in flight once the router counts it.
+        async def in_flight() -> bool:
+            stats = await router.stub.GetStats(router_pb2.GetRouterStatsRequest(), timeout=10)
+            return any(entry.name == "fault" and entry.in_flight == 1 for entry in stats.servers)
+
+        await eventually(in_flight)
+        code, stderr = await caller.interrupt()
+    finally:
+        await caller.stop()
+
+    assert code == 130, stderr
 
 
 # forward
@@ -318,3 +347,16 @@ async def test_usage_errors_exit_2(args, expected):
 
     assert result.code == 2, result
     assert expected in result.stderr
+
+
+async def test_help_lists_commands_and_exit_codes():
+    overview = await routerctl("--help")
+    call_help = await routerctl("call", "--help")
+
+    assert overview.code == 0, overview
+    for command in ("status", "tools", "call", "forward", "watch", "stats", "enhance", "servers", "reset-breakers", "clear-cache", "config", "connect"):
+        assert f"    {command} " in overview.stdout
+    assert "exit codes:" in overview.stdout
+    assert "  7  the router rejected the call" in overview.stdout
+    assert call_help.code == 0, call_help
+    assert "--args JSON" in call_help.stdout
