@@ -54,6 +54,8 @@ def host_tool(tool: router_pb2.Tool) -> types.Tool | None:
         entry = None
     if not isinstance(entry, dict):
         entry = {"description": tool.description, "inputSchema": json.loads(tool.input_schema_json or "{}")}
+    # NOTE: a qualified name longer than 64 characters is passed on as is, and hosts that
+    # allow only ^[a-zA-Z0-9_-]{1,64}$ may then reject the tool or the whole list.
     entry["name"] = tool.qualified_name
     try:
         return types.Tool.model_validate(entry, by_name=False)
