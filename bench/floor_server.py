@@ -14,11 +14,6 @@ import sys
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-try:
-    import uvloop
-except ImportError:
-    uvloop = None
-
 
 async def serve(listen: str) -> None:
     server = grpc.aio.server()
@@ -37,12 +32,8 @@ async def serve(listen: str) -> None:
 
 
 def main() -> None:
-    listen = sys.argv[1]
-    use_uvloop = "--no-uvloop" not in sys.argv[2:] and uvloop is not None
-    if use_uvloop:
-        uvloop.run(serve(listen))
-    else:
-        asyncio.run(serve(listen))
+    # asyncio's own loop, as the router's, so the two are comparable.
+    asyncio.run(serve(sys.argv[1]))
 
 
 if __name__ == "__main__":

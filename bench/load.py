@@ -20,11 +20,6 @@ from typing import Any
 
 from bench import clients
 
-try:
-    import uvloop
-except ImportError:  # The load generator runs on the default event loop then.
-    uvloop = None
-
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
     """Return the nearest-rank percentile of an ascending list."""
@@ -126,11 +121,7 @@ async def measure_startup(spec: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     spec = json.loads(sys.argv[1])
     runner = measure_startup if spec["client"] == "startup" else measure
-    if spec.get("uvloop", True) and uvloop is not None:
-        result = uvloop.run(runner(spec))
-    else:
-        result = asyncio.run(runner(spec))
-    result["client_loop"] = "uvloop" if spec.get("uvloop", True) and uvloop is not None else "asyncio"
+    result = asyncio.run(runner(spec))
     print(json.dumps(result))
 
 

@@ -6,11 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MIB = 1024 * 1024
-FLOOR = "grpc floor (health Check)"
-STDIO = "direct stdio, fixture echo"
-ROUTER = "router, fixture echo"
-PROXY = "mcp-proxy, fixture echo"
+from bench.scenarios import FLOOR, PROXY, ROUTER_FIXTURE as ROUTER, STDIO_FIXTURE as STDIO
 
 
 @dataclass(frozen=True)
@@ -90,14 +86,17 @@ def markdown(figures: dict[str, Any], targets: list[TargetResult]) -> str:
     floor = echo.get(FLOOR)
     if echo:
         lines += [
-            "| echo path | c | p50 ms | p99 ms | calls/s | calls/s vs gRPC floor |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| echo path | c | p50 ms | p99 ms | calls/s | calls/s vs gRPC floor | server CPU us/call |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, by_concurrency in echo.items():
             for concurrency, result in by_concurrency.items():
                 versus = _ratio(result["calls_per_s"], floor[concurrency]["calls_per_s"]) if floor else "-"
                 errors = f" ({result['errors']} errors)" if result["errors"] else ""
-                lines.append(f"| {name}{errors} | {concurrency} | {_ms(result['p50_ms'])} | {_ms(result['p99_ms'])} | {result['calls_per_s']:.0f} | {versus} |")
+                cpu = f"{result['server_cpu_us_per_call']:.0f}" if "server_cpu_us_per_call" in result else "-"
+                lines.append(
+                    f"| {name}{errors} | {concurrency} | {_ms(result['p50_ms'])} | {_ms(result['p99_ms'])} | {result['calls_per_s']:.0f} | {versus} | {cpu} |"
+                )
         lines.append("")
 
     slow = figures.get("slow")

@@ -52,27 +52,21 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "grpcio": grpc.__version__,
-        "uvloop": _version("uvloop"),
-        "orjson": _version("orjson"),
         "node": bool(everything_argv()),
         "load_average_at_start": os.getloadavg(),
     }
 
 
-def _version(module: str) -> str | None:
-    try:
-        return __import__(module).__version__
-    except ImportError:
-        return None
-
-
 def method(sizes: scenarios.Sizes) -> dict[str, Any]:
     return {
-        "load_generator": "python -m bench.load, a new process per measurement; one gRPC channel, one HTTP client or one stdio pipe shared by all workers",
+        "load_generator": "python -m bench.load, a new process per measurement, on asyncio's own event loop; one gRPC channel, one HTTP client or one stdio pipe shared by all workers",
+        "services_loop": "the router and the gRPC floor run on asyncio's own event loop",
         "clock": "time.perf_counter_ns around each awaited call in the load generator",
         "latency": "nearest-rank p50 and p99 of the measured calls; warm-up calls are made first at the same concurrency and not recorded",
         "throughput": "measured calls divided by the wall time of the measured phase",
         "concurrency": "that many coroutines in the load generator, each making one call at a time",
+        "references": "direct stdio from the load generator to the same server; bench/floor_server.py (grpc.aio health Check); "
+        "bench/plain_proxy.py (a plain grpc.aio CallTool forwarded to one stdio server); mcp-proxy in bench/.mcp-proxy-venv",
         "echo_calls": sizes.calls,
         "echo_warmup": sizes.warmup,
         "rounds": f"{sizes.rounds} rounds interleaved over all paths; each figure is the median of the rounds",
@@ -81,6 +75,7 @@ def method(sizes: scenarios.Sizes) -> dict[str, Any]:
         "payload": f"text results of 1 MiB and 16 MiB at concurrency 1, {sizes.payload_calls} calls after one warm-up; MB = 10^6 bytes of result text",
         "startup": "a new router per round: spawn to all RUNNING (ListServers polled every 5 ms), then StopServer for all and StartServer for all at once, timed until every StartServer returned; median of the rounds; the direct reference spawns and initializes the servers from the load generator",
         "memory": "VmRSS of the router process from /proc (children are separate processes and not counted)",
+        "server_cpu": "user plus system CPU time of the router, the floor or mcp-proxy from /proc/PID/stat over one echo run, divided by all calls of the run, warm-up included (10 ms clock ticks)",
         "enhancer": f"{sizes.enhance_calls} Enhance calls at concurrency 1 after 20 warm-up calls; the fake Ollama is tests/fake_ollama.py",
         "server_log_level": "info",
     }
@@ -109,25 +104,35 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     floor_target = f"127.0.0.1:{free_port()}"
     floor = Service("grpc-floor", [PYTHON, "-m", "bench.floor_server", floor_target])
+    plain_target = f"127.0.0.1:{free_port()}"
+    plain = Service("plain-proxy", [PYTHON, "-m", "bench.plain_proxy", plain_target, *fault_server_argv()])
     router = Router("router", servers)
     proxy = mcp_proxy.McpProxy(proxy_executable, fault_server_argv()) if proxy_executable else None
     running: list[Service] = []
     try:
-        for service in (floor, router, proxy):
-            if service is None:
-                continue
+        for service, target in ((floor, floor_target), (plain, plain_target)):
             running.append(service)
-            if service is floor:
-                await service.start()
-                await wait_serving(floor_target)
-            else:
+            await service.start()
+            await wait_serving(target)
+        for service in (router, proxy):
+            if service is not None:
+                running.append(service)
                 await service.start_and_wait()
 
         await asyncio.sleep(scenarios.IDLE_SETTLE_SECONDS)
         figures["memory"] = {"idle_rss_bytes": rss_bytes(router.pid), "idle_servers": len(servers)}
 
         print("echo latency and throughput", flush=True)
-        figures["echo"] = await scenarios.measure_echo(scenarios.echo_paths(router, floor_target, proxy), sizes)
+        server_pids = {
+            scenarios.FLOOR: floor.pid,
+            scenarios.PLAIN_PROXY: plain.pid,
+            scenarios.ROUTER_FIXTURE: router.pid,
+            scenarios.ROUTER_EVERYTHING: router.pid,
+        }
+        if proxy is not None:
+            server_pids[scenarios.PROXY] = proxy.pid
+        paths = scenarios.echo_paths(router, floor_target, plain_target, proxy)
+        figures["echo"] = await scenarios.measure_echo(paths, server_pids, sizes)
         figures["memory"]["after_load_rss_bytes"] = rss_bytes(router.pid)
         print("slow tools", flush=True)
         figures["slow"] = await scenarios.measure_slow_tools(router, sizes)

@@ -13,9 +13,29 @@ from pathlib import Path
 from typing import Any
 
 from bench.mcp_proxy import McpProxy
-from bench.services import PYTHON, Router, Service, everything_argv, fault_server_argv, free_port, rss_bytes, run_load, wait_http, wait_serving
+from bench.services import (
+    PYTHON,
+    Router,
+    Service,
+    cpu_seconds,
+    everything_argv,
+    fault_server_argv,
+    free_port,
+    rss_bytes,
+    run_load,
+    wait_http,
+    wait_serving,
+)
 
 CONCURRENCIES = (1, 16, 64)
+# Names of the echo paths, as the report shows them.
+FLOOR = "grpc floor (health Check)"
+STDIO_FIXTURE = "direct stdio, fixture echo"
+ROUTER_FIXTURE = "router, fixture echo"
+PLAIN_PROXY = "plain gRPC-to-stdio proxy, fixture echo"
+PROXY = "mcp-proxy, fixture echo"
+STDIO_EVERYTHING = "direct stdio, everything echo"
+ROUTER_EVERYTHING = "router, everything echo"
 SLOW_CALL_SECONDS = 0.05
 SLOW_CONCURRENCY = 64
 PAYLOAD_SIZES = {"1 MiB": 1024 * 1024, "16 MiB": 16 * 1024 * 1024}
@@ -68,8 +88,8 @@ class Sizes:
 
 def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Combine rounds of one measurement: the median of each figure, with the rounds kept."""
-    keys = ("calls_per_s", "p50_ms", "p99_ms", "mean_ms", "mb_per_s")
-    combined: dict[str, Any] = {key: statistics.median(run[key] for run in runs) for key in keys}
+    keys = ("calls_per_s", "p50_ms", "p99_ms", "mean_ms", "mb_per_s", "server_cpu_us_per_call")
+    combined: dict[str, Any] = {key: statistics.median(run[key] for run in runs) for key in keys if key in runs[0]}
     combined["calls"] = sum(run["calls"] for run in runs)
     combined["errors"] = sum(run["errors"] for run in runs)
     combined["first_error"] = next((run["first_error"] for run in runs if run["first_error"]), "")
@@ -81,29 +101,40 @@ def load_spec(base: dict[str, Any], sizes: Sizes, concurrency: int) -> dict[str,
     return {**base, "calls": sizes.calls[concurrency], "warmup": sizes.warmup[concurrency], "concurrency": concurrency, "max_seconds": sizes.max_seconds}
 
 
-def echo_paths(router: Router, floor_target: str, proxy: McpProxy | None) -> dict[str, dict[str, Any]]:
-    """The load-generator specs of every echo path, references first."""
+def echo_paths(router: Router, floor_target: str, plain_target: str, proxy: McpProxy | None) -> dict[str, dict[str, Any]]:
+    """Return the load-generator specs of every echo path, references first."""
     paths: dict[str, dict[str, Any]] = {
-        "grpc floor (health Check)": {"client": "health", "target": floor_target},
-        "direct stdio, fixture echo": {"client": "stdio", "argv": fault_server_argv(), "tool": "echo", "arguments": {"text": "hello"}},
-        "router, fixture echo": {"client": "router", "target": router.target, "tool": "fixture__echo", "arguments": {"text": "hello"}},
+        FLOOR: {"client": "health", "target": floor_target},
+        STDIO_FIXTURE: {"client": "stdio", "argv": fault_server_argv(), "tool": "echo", "arguments": {"text": "hello"}},
+        PLAIN_PROXY: {"client": "router", "target": plain_target, "tool": "fixture__echo", "arguments": {"text": "hello"}},
+        ROUTER_FIXTURE: {"client": "router", "target": router.target, "tool": "fixture__echo", "arguments": {"text": "hello"}},
     }
     if proxy is not None:
-        paths["mcp-proxy, fixture echo"] = {"client": "http", "url": proxy.url, "tool": "echo", "arguments": {"text": "hello"}}
+        paths[PROXY] = {"client": "http", "url": proxy.url, "tool": "echo", "arguments": {"text": "hello"}}
     everything = everything_argv()
     if everything is not None:
-        paths["direct stdio, everything echo"] = {"client": "stdio", "argv": everything, "tool": "echo", "arguments": {"message": "hello"}}
-        paths["router, everything echo"] = {"client": "router", "target": router.target, "tool": "everything__echo", "arguments": {"message": "hello"}}
+        paths[STDIO_EVERYTHING] = {"client": "stdio", "argv": everything, "tool": "echo", "arguments": {"message": "hello"}}
+        paths[ROUTER_EVERYTHING] = {"client": "router", "target": router.target, "tool": "everything__echo", "arguments": {"message": "hello"}}
     return paths
 
 
-async def measure_echo(paths: dict[str, dict[str, Any]], sizes: Sizes) -> dict[str, dict[int, dict[str, Any]]]:
-    """Latency and throughput of every path at each concurrency; rounds are interleaved over paths."""
+async def measure_echo(paths: dict[str, dict[str, Any]], server_pids: dict[str, int], sizes: Sizes) -> dict[str, dict[int, dict[str, Any]]]:
+    """Measure latency and throughput of every path at each concurrency, in rounds interleaved over paths.
+
+    For a path served by a process of its own (`server_pids`), the figures
+    also give that process's CPU time per call, warm-up calls included.
+    """
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {name: {c: [] for c in CONCURRENCIES} for name in paths}
     for round_number in range(sizes.rounds):
         for name, base in paths.items():
             for concurrency in CONCURRENCIES:
-                result = await run_load(load_spec(base, sizes, concurrency))
+                pid = server_pids.get(name)
+                cpu_before = cpu_seconds(pid) if pid else 0.0
+                spec = load_spec(base, sizes, concurrency)
+                result = await run_load(spec)
+                if pid:
+                    calls_made = spec["warmup"] + result["calls"] + result["errors"]
+                    result["server_cpu_us_per_call"] = (cpu_seconds(pid) - cpu_before) / calls_made * 1e6
                 runs[name][concurrency].append(result)
                 print(f"  round {round_number + 1}/{sizes.rounds} {name} c={concurrency}: "
                       f"p50={result['p50_ms']:.3f} ms calls/s={result['calls_per_s']:.0f} errors={result['errors']}", flush=True)
@@ -111,7 +142,7 @@ async def measure_echo(paths: dict[str, dict[str, Any]], sizes: Sizes) -> dict[s
 
 
 async def measure_slow_tools(router: Router, sizes: Sizes) -> dict[str, Any]:
-    """64 concurrent calls of a tool that sleeps 50 ms, through the router and directly."""
+    """Measure 64 concurrent calls of a tool that sleeps 50 ms, through the router and directly."""
     arguments = {"seconds": SLOW_CALL_SECONDS}
     common = {"calls": sizes.slow_calls, "warmup": SLOW_CONCURRENCY, "concurrency": SLOW_CONCURRENCY, "max_seconds": 30.0}
     via_router = await run_load({"client": "router", "target": router.target, "tool": "fixture__sleep", "arguments": arguments, **common})
@@ -120,7 +151,7 @@ async def measure_slow_tools(router: Router, sizes: Sizes) -> dict[str, Any]:
 
 
 async def measure_payloads(router: Router, sizes: Sizes) -> dict[str, Any]:
-    """MB/s of 1 MiB and 16 MiB results, one call at a time, through the router and directly."""
+    """Measure the MB/s of 1 MiB and 16 MiB results, one call at a time, through the router and directly."""
     figures: dict[str, Any] = {}
     for label, size in PAYLOAD_SIZES.items():
         common = {"arguments": {"bytes": size}, "calls": sizes.payload_calls[label], "warmup": 1, "concurrency": 1, "max_seconds": 60.0}
@@ -133,7 +164,7 @@ async def measure_payloads(router: Router, sizes: Sizes) -> dict[str, Any]:
 
 
 async def measure_startup(sizes: Sizes) -> dict[str, Any]:
-    """Time until N fixture servers are RUNNING through the router, and until N are initialized directly."""
+    """Measure the time until N fixture servers are RUNNING through the router, and until N are initialized directly."""
     figures: dict[str, Any] = {}
     for count in STARTUP_SIZES:
         servers = {f"s{number:02d}": {"command": PYTHON, "args": fault_server_argv()[1:]} for number in range(count)}
@@ -163,7 +194,7 @@ async def measure_startup(sizes: Sizes) -> dict[str, Any]:
 
 
 async def measure_enhancer(sizes: Sizes) -> dict[str, Any]:
-    """Enhance on a cache hit, fail-fast with either breaker open, and the fake Ollama called directly."""
+    """Measure Enhance on a cache hit, fail-fast with either breaker open, and the fake Ollama called directly."""
     ollama_port = free_port()
     ollama = Service("fake-ollama", [PYTHON, "-m", "tests.fake_ollama", "--port", str(ollama_port)])
     healthy = _enhancer("enhancer", f"http://127.0.0.1:{ollama_port}")
