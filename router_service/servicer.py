@@ -464,6 +464,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 await abort(context, error)
         subscription = self.router.events.subscribe(request.server, request.include_stderr)
         try:
+            # Headers go out at once, so a watcher knows it is subscribed before the first event.
+            await context.send_initial_metadata(())
             while True:
                 yield event_message(await subscription.queue.get())
         finally:

@@ -250,3 +250,15 @@ async def test_clear_cache_needs_an_enhancer(start_router):
         await router.stub.ClearEnhancerCache(enhancer_pb2.ClearCacheRequest(), timeout=10)
 
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_watch_confirms_subscription_before_events(start_router):
+    router = await start_router({"time": time_server()})
+    stream = router.stub.WatchEvents(router_pb2.WatchEventsRequest())
+
+    await asyncio.wait_for(stream.initial_metadata(), 10)
+    await router.stub.RestartServer(router_pb2.RestartServerRequest(name="time"), timeout=30)
+    events = await collect_events(stream, lambda seen: any(event.HasField("restart") for event in seen))
+    stream.cancel()
+
+    assert any(event.restart.reason == "restarted by request" for event in events)
