@@ -162,6 +162,7 @@ def main() -> None:
     targets = report.evaluate_targets(figures)
     table = report.markdown(figures, targets)
     elapsed = time.monotonic() - started
+    environment["load_average_at_end"] = os.getloadavg()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -181,7 +182,11 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(text)
 
     print()
-    print(f"Machine: {environment['cpu']}, {environment['cpus']} CPUs, {environment['memory_gib']} GiB; shared, so figures are noisy.")
+    print(
+        f"Machine: {environment['cpu']}, {environment['cpus']} CPUs, {environment['memory_gib']} GiB; "
+        f"1-minute load average {environment['load_average_at_start'][0]:.1f} at the start and "
+        f"{environment['load_average_at_end'][0]:.1f} at the end. The machine is shared, so figures are noisy."
+    )
     print()
     print(table)
     print()
