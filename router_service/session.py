@@ -250,7 +250,7 @@ class McpSession:
         except TimeoutError:
             if cancel_on_timeout:
                 await self._cancel_upstream(request_id, f"timed out after {timeout:.3f}s")
-            raise UpstreamTimeout(f"server '{self.name}' did not answer {method} within {timeout * 1000:.0f} ms") from None
+            raise UpstreamTimeout(f"server '{self.name}' did not respond to {method} within {timeout * 1000:.0f} ms") from None
         except asyncio.CancelledError:
             # The caller went away (cancelled RPC); tell the server to stop working on it.
             if cancel_on_timeout and self._closed is None:
@@ -470,13 +470,13 @@ class McpSession:
 
     def _on_batch(self, text: str) -> None:
         self.counters.noise_lines += 1
-        log.warning("server=%s sent a JSON-RPC batch, which MCP does not allow; answered with -32600", self.name)
+        log.warning("server=%s sent a JSON-RPC batch, which MCP does not allow; replied with -32600", self.name)
         self._spawn(self._write(jsonrpc.error_response("null", jsonrpc.INVALID_REQUEST, "JSON-RPC batches are not supported")))
 
-    def _on_noise(self, text: str, why: str) -> None:
+    def _on_noise(self, text: str, reason: str) -> None:
         self.counters.noise_lines += 1
         if self.counters.noise_lines <= NOISE_LOG_LIMIT:
-            log.info("server=%s ignored a stdout line (%s): %.200s", self.name, why, text)
+            log.info("server=%s ignored a stdout line (%s): %.200s", self.name, reason, text)
         elif self.counters.noise_lines == NOISE_LOG_LIMIT + 1:
             log.info("server=%s more ignored stdout lines are only counted", self.name)
 
