@@ -114,6 +114,8 @@ def parse_rules(raw: bytes, path: Path) -> RuleSet:
         raise RulesError(
             f"rules file {path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
+    except RecursionError:
+        raise RulesError(f"rules file {path}: JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise RulesError(f"rules file {path}: expected a JSON object with a `default` rule")
     _reject_unknown(document, TOP_LEVEL_FIELDS, path, None, "")

@@ -124,7 +124,8 @@ class Authenticator:
 
 def _bearer(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
     for key, value in metadata or ():
-        if key == AUTHORIZATION and isinstance(value, str) and value.startswith(BEARER):
+        # The scheme name is case-insensitive (RFC 6750 follows RFC 7235 here).
+        if key == AUTHORIZATION and isinstance(value, str) and value[: len(BEARER)].lower() == BEARER.lower():
             return value[len(BEARER) :].strip()
     return None
 

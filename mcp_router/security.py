@@ -120,8 +120,8 @@ def check_listen_address(listen: str, security: Security) -> None:
         log.warning("listening on %s without authentication (%s): anyone who reaches it can call every method", listen, ALLOW_REMOTE_FLAG)
         return
     raise SecurityError(
-        f"refusing to listen on {listen} without authentication: anyone who reaches that address could start "
-        f"processes. Configure tokens (--tokens FILE or MCP_ROUTER_ADMIN_TOKEN), listen on 127.0.0.1, or pass "
+        f"refusing to listen on {listen} without authentication: anyone who reaches that address could call "
+        f"every method (the router's include starting processes). Configure tokens (--tokens FILE or MCP_ROUTER_ADMIN_TOKEN), listen on 127.0.0.1, or pass "
         f"{ALLOW_REMOTE_FLAG} to override deliberately"
     )
 

@@ -8,6 +8,7 @@ server and the field.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -112,9 +113,6 @@ class RouterConfig:
     max_in_flight_per_client: int = 64
 
 
-# Keys of a server entry: Claude Desktop's own, the router's, and keys other hosts
-# write that the router accepts (`type` must be stdio, `disabled` is Cline's switch).
-_HOST_KEYS = {"command", "args", "env", "cwd", "enabled", "disabled", "type", "enhance"}
 _SETTING_KEYS = {
     "requestTimeoutSeconds": ("request_timeout", float),
     "startupTimeoutSeconds": ("startup_timeout", float),
@@ -164,9 +162,22 @@ class _Reader:
 
         return _VARIABLE.sub(substitute, text)
 
+    def process_text(self, text: str, where: str) -> str:
+        """Expand ${VAR} in a string that becomes part of a process's argv or environment."""
+        expanded = self.expand(text, where)
+        if "\0" in expanded:
+            raise self.error(where, "contains a NUL character, which no command line or environment can hold")
+        try:
+            expanded.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.error(where, "contains a lone UTF-16 surrogate, which is not valid Unicode") from None
+        return expanded
+
     def number(self, value: Any, where: str, kind: type, minimum: float) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(where, f"must be a number, got {json.dumps(value)}")
+            raise self.error(where, f"must be a number, got {json.dumps(value)[:100]}")
+        if not math.isfinite(value):
+            raise self.error(where, f"must be a finite number, got {value}")
         if kind is int and not float(value).is_integer():
             raise self.error(where, f"must be a whole number, got {value}")
         if value < minimum:
@@ -237,8 +248,10 @@ def _parse_server(reader: _Reader, name: str, raw: Any, defaults: ServerSettings
         raise reader.error(f"{where}.type", f"only stdio servers are supported, got {json.dumps(server_type)}")
 
     command = raw.get("command")
-    if not isinstance(command, str) or not command.strip():
+    if command is None or (isinstance(command, str) and not command.strip()):
         raise reader.error(f"{where}.command", "missing or empty: the program to start, for example \"npx\"")
+    if not isinstance(command, str):
+        raise reader.error(f"{where}.command", f"must be a string, got {json.dumps(command)[:100]}")
     args = raw.get("args", [])
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         raise reader.error(f"{where}.args", "must be a list of strings")
@@ -249,15 +262,20 @@ def _parse_server(reader: _Reader, name: str, raw: Any, defaults: ServerSettings
     if cwd is not None and not isinstance(cwd, str):
         raise reader.error(f"{where}.cwd", "must be a string path")
     enabled = raw.get("enabled", not raw.get("disabled", False))
-    if not isinstance(enabled, bool):
-        raise reader.error(f"{where}.enabled", "must be true or false")
+    if not isinstance(enabled, bool) or not isinstance(raw.get("disabled", False), bool):
+        raise reader.error(f"{where}.enabled", "enabled and disabled must be true or false")
+    if "enabled" in raw and "disabled" in raw and raw["enabled"] == raw["disabled"]:
+        raise reader.error(f"{where}.enabled", "enabled and disabled contradict each other; keep one of them")
+    for key in env:
+        if not key or "=" in key or "\0" in key:
+            raise reader.error(f"{where}.env", f"invalid variable name {json.dumps(key)[:100]}: it must be non-empty without '=' or NUL")
 
     return ServerConfig(
         name=name,
-        command=reader.expand(command, f"{where}.command"),
-        args=tuple(reader.expand(arg, f"{where}.args[{index}]") for index, arg in enumerate(args)),
-        env={key: reader.expand(value, f"{where}.env.{key}") for key, value in env.items()},
-        cwd=reader.expand(cwd, f"{where}.cwd") if cwd is not None else None,
+        command=reader.process_text(command, f"{where}.command"),
+        args=tuple(reader.process_text(arg, f"{where}.args[{index}]") for index, arg in enumerate(args)),
+        env={key: reader.process_text(value, f"{where}.env.{key}") for key, value in env.items()},
+        cwd=reader.process_text(cwd, f"{where}.cwd") if cwd is not None else None,
         enabled=enabled,
         settings=_parse_settings(reader, raw, defaults, where),
         enhance=_parse_enhance(reader, raw.get("enhance", {}), f"{where}.enhance"),
@@ -316,13 +334,35 @@ def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
     )
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys without a word; a config should not.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
 def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> RouterConfig:
     """Validate the text of a config file; raise ConfigError naming what is wrong."""
     reader = _Reader(path, dict(os.environ) if environ is None else environ)
     try:
-        raw = json.loads(text)
+        raw = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply") from None
+    except _DuplicateKey as error:
+        raise ConfigError(f"{path}: the key {json.dumps(error.key)[:100]} appears twice in one object; keep one") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a JSON object with an mcpServers map")
 

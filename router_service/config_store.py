@@ -77,9 +77,9 @@ class ConfigStore:
             # Start from the file as it is now, so a hand edit made meanwhile is kept.
             text = await self._read()
             try:
-                document = json.loads(text)
+                document = json.loads(text.removeprefix("\ufeff"))
                 servers = document.setdefault("mcpServers", {})
-            except (json.JSONDecodeError, AttributeError):
+            except (json.JSONDecodeError, AttributeError, RecursionError):
                 raise InvalidRequest(f"{self.path} is not valid JSON now; fix the file by hand first") from None
             if must_exist and name not in servers:
                 raise ServerNotFound(f"server '{name}' is not in {self.path}")

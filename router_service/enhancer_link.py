@@ -112,7 +112,9 @@ class EnhancerLink:
 
     # Calls
 
-    async def call(self, method: str, request: Any, time_remaining: float | None, client: str = "", share: float = 1.0) -> Any:
+    async def call(
+        self, method: str, request: Any, time_remaining: float | None, client: str = "", share: float = 1.0, *, counted: bool = True
+    ) -> Any:
         """Call one EnhancerService method under the breaker and the deadline budget.
 
         Raises ServerUnavailable when the breaker is open and EnhancerFailed with
@@ -131,7 +133,8 @@ class EnhancerLink:
                 retry_after=error.retry_after,
             ) from None
 
-        self.counters.calls += 1
+        if counted:
+            self.counters.calls += 1
         metadata = (*self._auth, *(((CLIENT_METADATA_KEY, client),) if client else ()))
         outcome, detail = Outcome.IGNORED, ""
         try:
@@ -226,7 +229,8 @@ class EnhancerLink:
         """Fetch the enhancer's own stats, unless the breaker is open; return (stats, error)."""
         remaining = STATS_TIMEOUT_SECONDS if time_remaining is None else min(STATS_TIMEOUT_SECONDS, time_remaining)
         try:
-            return await self.call("GetStats", enhancer_pb2.GetStatsRequest(), remaining), ""
+            # Stats polling is not traffic the operator asked about, so it is not counted.
+            return await self.call("GetStats", enhancer_pb2.GetStatsRequest(), remaining, counted=False), ""
         except (ServerUnavailable, EnhancerFailed) as error:
             return None, str(error)
 

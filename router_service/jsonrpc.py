@@ -126,8 +126,39 @@ def parse_object_text(text: str, what: str) -> dict[str, Any]:
     except RecursionError:
         raise MessageError(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
-        raise MessageError(f"{what} must be a JSON object, got {type(value).__name__}")
+        raise MessageError(f"{what} must be a JSON object, got {_json_type(value)}")
     return value
+
+
+# A \uD800-\uDFFF escape, or such a character itself: where a lone surrogate may hide.
+_SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
+
+def check_unicode(text: str, value: Any, what: str) -> None:
+    """Raise MessageError if decoded JSON holds a lone UTF-16 surrogate anywhere.
+
+    Such text is not valid Unicode, and servers fail on it in ways that range
+    from an error to never answering, so it is rejected before it is sent.
+    """
+    if not _SURROGATE_HINT.search(text):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MessageError(f"{what} contains a lone UTF-16 surrogate (such as \\ud800), which is not valid Unicode") from None
+
+
+def _json_type(value: Any) -> str:
+    """Name a decoded value by its JSON type: null, boolean, number, string or array."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
 
 
 def single_line(text: str) -> str:

@@ -111,6 +111,9 @@ class ServerProcess:
             raise StartupFailed(f"cwd is not a directory: {cwd}") from None
         except OSError as error:
             raise StartupFailed(f"cannot start {argv[0]}: {error.strerror}") from None
+        except (ValueError, UnicodeError) as error:
+            # An embedded NUL byte, '=' in a variable name, or text that is not valid Unicode.
+            raise StartupFailed(f"cannot start {argv[0]!r}: {error}") from None
         log.info("server=%s spawned pid=%s", name, process.pid)
         return cls(name, process, stderr_tail_lines, on_stderr_line)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 StateListener = Callable[[ServerSupervisor], Awaitable[None]]
 T = TypeVar("T")
+# A NOT_FOUND message names at most this many configured servers.
+MAX_LISTED_SERVERS = 10
 # A call cancelled this close to the end of its time budget ran out of time:
 # gRPC cancels the handler when the caller's deadline passes, which may come a
 # moment before the router's own upstream timer fires.
@@ -170,7 +173,10 @@ class Router:
     def server(self, name: str) -> ServerSupervisor:
         supervisor = self.supervisors.get(name)
         if supervisor is None:
-            known = ", ".join(sorted(self.supervisors)) or "none"
+            names = sorted(self.supervisors)
+            known = ", ".join(names[:MAX_LISTED_SERVERS]) or "none"
+            if len(names) > MAX_LISTED_SERVERS:
+                known += f" and {len(names) - MAX_LISTED_SERVERS} more"
             raise ServerNotFound(f"server '{shown(name)}' is not configured (configured: {known})")
         return supervisor
 
@@ -227,6 +233,7 @@ class Router:
         arguments_text = arguments_json.strip() or "{}"
         try:
             arguments = jsonrpc.parse_object_text(arguments_text, "arguments_json")
+            jsonrpc.check_unicode(arguments_text, arguments, "arguments_json")
         except MessageError as error:
             raise InvalidArguments(str(error)) from None
 
@@ -312,7 +319,13 @@ class Router:
         except MessageError as error:
             if request_json.lstrip().startswith("["):
                 return jsonrpc.error_response("null", jsonrpc.INVALID_REQUEST, "JSON-RPC batches are not supported")
+            if _is_json(request_json):
+                return jsonrpc.error_response("null", jsonrpc.INVALID_REQUEST, "invalid request: a request must be a JSON object")
             return jsonrpc.error_response("null", jsonrpc.PARSE_ERROR, f"parse error: {error}")
+        try:
+            jsonrpc.check_unicode(request_json, {key: member.value for key, member in request.members.items()}, "the request")
+        except MessageError as error:
+            return jsonrpc.error_response("null", jsonrpc.INVALID_REQUEST, f"invalid request: {error}")
 
         problem = _forward_problem(request)
         if problem:
@@ -368,6 +381,14 @@ class Router:
             ) from None
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def _forward_problem(request: jsonrpc.Message) -> str:
     """Return why a forwarded message is not an acceptable request, or ''."""
     if request.get("jsonrpc") != jsonrpc.JSONRPC_VERSION:
@@ -378,7 +399,7 @@ def _forward_problem(request: jsonrpc.Message) -> str:
     if "id" not in request:
         return "invalid request: Forward takes a request with an id; notifications are not forwarded"
     if not jsonrpc.is_valid_id(request.get("id")):
-        return "invalid request: id must be a string or a number, not null"
+        return "invalid request: id must be a string or a number" + (", not null" if request.get("id") is None else "")
     if method == "initialize" or method.startswith("notifications/"):
         return f"invalid request: {method} is managed by the router and cannot be forwarded"
     if "params" in request and not isinstance(request.get("params"), (dict, list)):

@@ -13,7 +13,7 @@ import logging
 import os
 import random
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Mapping
 
 from mcp_router.breaker import BreakerState, CircuitBreaker
 
@@ -39,6 +39,16 @@ class ServerState(enum.Enum):
 
 StateListener = Callable[["ServerSupervisor"], Awaitable[None]]
 ToolsListener = Callable[["ServerSupervisor"], Awaitable[None]]
+
+
+# The router's own secrets: servers are third-party code and never inherit them
+# (a server's `env` may still set one explicitly).
+SECRET_VARIABLES = ("MCP_ROUTER_ADMIN_TOKEN", "MCP_ROUTER_CLIENT_TOKEN", "MCP_ROUTER_ENHANCER_TOKEN", "MCP_ROUTER_TOKEN")
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the router's environment without its secrets, for a server process."""
+    return {key: value for key, value in environ.items() if key not in SECRET_VARIABLES}
 
 
 def backoff_delay(failures: int, initial: float, maximum: float) -> float:
@@ -155,7 +165,7 @@ class ServerSupervisor:
         await self._set_state(ServerState.STARTING)
         settings = self.settings
         try:
-            env = {**os.environ, **self.config.env}
+            env = {**child_environment(os.environ), **self.config.env}
             self.last_stderr = ""
             self.process = await ServerProcess.spawn(
                 self.name, self.config.argv, env, self.config.cwd, settings.stderr_tail_lines, on_stderr_line=self._on_stderr_line
@@ -269,7 +279,7 @@ class ServerSupervisor:
             self.consecutive_failures += 1
         if await self._give_up_if_exhausted():
             return False
-        self._count_restart(reason.splitlines()[0])
+        self._count_restart(reason.splitlines()[0].removesuffix("; stderr tail:"))
         log.warning("server=%s restarting reason=%s restarts=%d", self.name, self.last_restart_reason, self.restarts)
         await self._back_off()
         return True

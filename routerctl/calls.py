@@ -20,6 +20,8 @@ def parse_json_object(text: str, source: str) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError as error:
         raise UsageError(f"{source}: invalid JSON: {error}") from None
+    except RecursionError:
+        raise UsageError(f"{source}: JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise UsageError(f"{source}: expected a JSON object, got {type(value).__name__}")
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 
 from . import calls, commands, front, host_config, servers, watch
@@ -172,6 +173,8 @@ async def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C and SIGINT must still end a call or a watch.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     if args.command == "connect":
         front.configure_logging(args.log_level)

@@ -113,6 +113,8 @@ def read_host_servers(path: Path) -> tuple[str, dict[str, Any]]:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except ValueError as error:
         raise UsageError(f"{path}: invalid JSON: {error}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a JSON object at the top level")
 

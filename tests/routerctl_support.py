@@ -77,6 +77,8 @@ class Background:
         self.lines: list[str] = []
 
     async def start(self) -> None:
+        # Started with SIGINT ignored, as a shell starts background jobs, so the
+        # interrupt tests prove that routerctl restores Ctrl-C handling itself.
         self.process = await asyncio.create_subprocess_exec(
             str(ROUTERCTL),
             *self.args,
@@ -84,6 +86,7 @@ class Background:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=clean_env(),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
 
     async def read_line(self, timeout: float) -> str | None:

@@ -159,7 +159,11 @@ async def test_stats_include_enhancer_breaker_and_cache(chain):
     await enhanced_call(router, "same prompt")
 
     reply = await stats(router)
+    again = await stats(router)
 
+    # Fetching the enhancer's stats is not itself counted as an enhancer call.
+    assert reply.enhancer.calls == 2
+    assert again.enhancer.calls == 2
     assert reply.enhancer.breaker == router_pb2.CLOSED
     assert reply.enhancer.health == "SERVING"
     assert reply.enhancer.enhancer.cache.hits == 1

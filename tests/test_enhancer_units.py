@@ -329,3 +329,14 @@ async def test_standalone_fake_ollama_takes_faults_over_http() -> None:
     assert "error" in busy.json()
     assert [request["path"] for request in recorded.json()] == ["/api/chat"]
     assert exit_code == 0
+
+
+def test_deeply_nested_rules_file_is_a_rules_error(tmp_path):
+    from enhancer_service.errors import RulesError
+    from enhancer_service.rules import parse_rules
+
+    path = tmp_path / "rules.json"
+    with pytest.raises(RulesError) as caught:
+        parse_rules(b'{"default": ' + b"[" * 5000 + b"]" * 5000 + b"}", path)
+
+    assert f"rules file {path}: JSON nested too deeply" in str(caught.value)

@@ -115,6 +115,8 @@ async def test_forward_rejects_invalid_requests_with_jsonrpc_errors(start_router
         ('{"jsonrpc":"2.0","method":"ping"}', None, -32600),
         ('{"jsonrpc":"2.0","id":7,"method":"initialize","params":{}}', 7, -32600),
         ('{"id":"x","method":"ping"}', "x", -32600),
+        ('"just a string"', None, -32600),
+        ('{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', None, -32600),
     ]
     for text, expected_id, code in cases:
         reply = await router.stub.Forward(router_pb2.ForwardRequest(server="fault", request_json=text), timeout=10)

@@ -55,6 +55,13 @@ def test_router_defaults_and_server_overrides():
         ({"mcpServers": []}, "mcpServers: missing or not an object"),
         ({"router": {"colour": 1}, "mcpServers": {}}, "router.colour: unknown option"),
         ([], "the top level must be a JSON object"),
+        ({"mcpServers": {"x": {"command": 5}}}, "mcpServers.x.command: must be a string, got 5"),
+        ({"mcpServers": {"x": {"command": "a", "args": ["a\u0000b"]}}}, "mcpServers.x.args[0]: contains a NUL character"),
+        ({"mcpServers": {"x": {"command": "a", "args": ["\ud800"]}}}, "mcpServers.x.args[0]: contains a lone UTF-16 surrogate"),
+        ({"mcpServers": {"x": {"command": "a", "env": {"A=B": "c"}}}}, "mcpServers.x.env: invalid variable name"),
+        ({"mcpServers": {"x": {"command": "a", "requestTimeoutSeconds": 1e999}}}, "mcpServers.x.requestTimeoutSeconds: must be a finite number"),
+        ({"mcpServers": {"x": {"command": "a", "enabled": True, "disabled": True}}}, "mcpServers.x.enabled: enabled and disabled contradict"),
+        ({"mcpServers": {"x": {"command": "a", "roots": None}}}, "mcpServers.x.roots: must be a list"),
     ],
 )
 def test_invalid_config_names_the_field(document, expected):
@@ -99,3 +106,28 @@ async def test_router_help_explains_options():
     assert process.returncode == 0
     for option in ("--config", "--listen", "--log-level"):
         assert option in out.decode()
+
+
+def test_duplicate_keys_deep_nesting_and_bom():
+    duplicate = '{"mcpServers": {"x": {"command": "a"}, "x": {"command": "b"}}}'
+    deep = '{"mcpServers": {}, "notes": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    with pytest.raises(ConfigError) as duplicated:
+        parse_config(duplicate, PATH, {})
+    with pytest.raises(ConfigError) as nested:
+        parse_config(deep, PATH, {})
+    with_bom = parse_config("\ufeff" + '{"mcpServers": {"x": {"command": "a"}}}', PATH, {})
+
+    assert 'the key "x" appears twice' in str(duplicated.value)
+    assert "nested too deeply" in str(nested.value)
+    assert list(with_bom.servers) == ["x"]
+
+
+async def test_missing_cwd_is_reported(tmp_path):
+    config = tmp_path / "router.json"
+    config.write_text(json.dumps({"mcpServers": {"x": {"command": "a", "cwd": str(tmp_path / "nowhere")}}}))
+
+    with pytest.raises(ConfigError) as caught:
+        await load_config(config)
+
+    assert f"mcpServers.x.cwd: directory not found: {tmp_path / 'nowhere'}" in str(caught.value)

@@ -176,6 +176,7 @@ async def test_call_tool_error_exits_1(router):
         (["call", "fault", "nope"], 4, "no tool 'nope'"),
         (["call", "fault", "echo", "--args", "{text: 1}"], 2, "--args: invalid JSON"),
         (["call", "fault", "echo", "--args", "[1, 2]"], 2, "--args: expected a JSON object"),
+        (["call", "fault", "echo", "--args", "[" * 5000 + "]" * 5000], 2, "--args: JSON nested too deeply"),
         (["call", "fault", "rpc_error", "--args", '{"code": -32602}'], 2, "invalid params on purpose"),
         (["call", "fault", "rpc_error", "--args", '{"code": -32000}'], 1, "INTERNAL"),
         (["--timeout", "1", "call", "fault", "hang"], 5, "deadline of 1s (--timeout)"),

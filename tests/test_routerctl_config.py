@@ -158,6 +158,7 @@ async def test_import_failed_entry_exits_1(start_router, tmp_path):
         ('["a list"]', "expected a JSON object"),
         ('{"editor.fontSize": 13}', "no server map found"),
         ('{"mcpServers": ["a list"]}', "mcpServers must be an object"),
+        ('{"mcpServers": ' + "[" * 5000 + "]" * 5000 + "}", "JSON nested too deeply"),
     ],
 )
 async def test_import_bad_file_exits_2(tmp_path, text, expected):

@@ -332,7 +332,8 @@ async def test_hostile_requests_get_clear_errors(start_router):
         (router.stub.CallTool(router_pb2.CallToolRequest(server="../../etc/passwd", tool="x"), timeout=10), grpc.StatusCode.NOT_FOUND, "../../etc/passwd"),
         (router.stub.CallTool(router_pb2.CallToolRequest(server="s\u00e9rv\u00e9r\u2603", tool="x"), timeout=10), grpc.StatusCode.NOT_FOUND, "s\u00e9rv\u00e9r\u2603"),
         (router.stub.CallTool(router_pb2.CallToolRequest(tool="fault__echo", arguments_json="[" * 50_000 + "]" * 50_000), timeout=10), grpc.StatusCode.INVALID_ARGUMENT, "arguments_json"),
-        (router.stub.CallTool(router_pb2.CallToolRequest(tool="fault__echo", arguments_json='{"a": "\\ud800"}'), timeout=10), None, None),
+        (router.stub.CallTool(router_pb2.CallToolRequest(tool="fault__echo", arguments_json='{"a": "\\ud800"}'), timeout=10), grpc.StatusCode.INVALID_ARGUMENT, "lone UTF-16 surrogate"),
+        (router.stub.CallTool(router_pb2.CallToolRequest(tool="fault__echo", arguments_json='{"a": "\\ud83d\\ude00"}'), timeout=10), None, None),
     ]
     for call, code, text in cases:
         if code is None:
@@ -361,3 +362,50 @@ async def test_flood_of_calls_gets_definite_answers(start_router):
     assert codes.count(grpc.StatusCode.OK) >= 50
     assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) >= 1
     assert (await router.server("fault")).state == router_pb2.RUNNING
+
+
+async def test_servers_never_inherit_router_tokens(tmp_path):
+    config = tmp_path / "router.json"
+    config.write_text(json.dumps({"mcpServers": {"fault": fault_server(env={"MCP_ROUTER_TOKEN": "given-on-purpose"})}}))
+    target = f"127.0.0.1:{free_port()}"
+    secrets = {"MCP_ROUTER_ADMIN_TOKEN": ADMIN, "MCP_ROUTER_CLIENT_TOKEN": CLIENT, "MCP_ROUTER_ENHANCER_TOKEN": "enhancer-token-0123456789"}
+    router = ServiceProcess("router-service", ["--config", str(config), "--listen", target], env=secrets)
+    await router.start()
+    try:
+        await wait_serving(target, "mcp_router.server.fault")
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = router_pb2_grpc.RouterServiceStub(channel)
+            seen = {}
+            for name in [*secrets, "MCP_ROUTER_TOKEN", "PATH"]:
+                request = router_pb2.CallToolRequest(tool="fault__getenv", arguments_json=json.dumps({"name": name}))
+                reply = await stub.CallTool(request, timeout=10, metadata=bearer(CLIENT))
+                seen[name] = json.loads(json.loads(reply.result_json)["content"][0]["text"])
+    finally:
+        assert await router.stop() == 0
+
+    for name in secrets:
+        assert seen[name] is None, name
+    assert seen["MCP_ROUTER_TOKEN"] == "given-on-purpose"
+    assert seen["PATH"]
+
+
+async def test_bearer_scheme_is_case_insensitive(secured_router):
+    listed = await secured_router.stub.ListTools(router_pb2.ListToolsRequest(), timeout=10, metadata=(("authorization", f"bearer {CLIENT}"),))
+
+    assert "fault__echo" in {tool.qualified_name for tool in listed.tools}
+
+
+async def test_lone_surrogates_do_not_reach_servers_or_breakers(start_router):
+    router = await start_router({"fault": fault_server(breaker={"failureThreshold": 1})})
+
+    for _ in range(3):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await router.stub.CallTool(router_pb2.CallToolRequest(tool="fault__echo", arguments_json='{"text": "\\udc00x"}'), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    forwarded = await router.stub.Forward(
+        router_pb2.ForwardRequest(server="fault", request_json='{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "\\ud800"}}'), timeout=5
+    )
+
+    assert json.loads(forwarded.response_json)["error"]["code"] == -32600
+    assert (await router.server("fault")).breaker == router_pb2.CLOSED
+    assert (await router.call("fault__echo", {"text": "fine"})).is_error is False
