@@ -178,6 +178,9 @@ class ServerSupervisor:
             return await self._start_failed(f"handshake and tools/list did not finish within startupTimeoutSeconds={settings.startup_timeout:g}")
         except RouterError as error:
             return await self._start_failed(str(error))
+        except Exception as error:  # A bug must fail this start, never leave the server stuck in STARTING.
+            log.exception("server=%s start failed unexpectedly", self.name)
+            return await self._start_failed(f"unexpected error during start: {error!r}")
 
         self._replace_tools(tools)
         self.running_since = time.monotonic()
