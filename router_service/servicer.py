@@ -230,34 +230,29 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             await abort(context, error)
 
     async def StartServer(self, request, context):
-        try:
-            supervisor = self.router.server(request.name)
-        except RouterError as error:
-            await abort(context, error)
+        supervisor = await self._supervisor(request.name, context)
         await supervisor.start()
-        remaining = time_remaining(context)
-        limit = supervisor.settings.startup_timeout if remaining is None else min(remaining - 0.05, supervisor.settings.startup_timeout)
-        await supervisor.wait_settled(max(0.0, limit))
+        await supervisor.wait_settled(_settle_time(supervisor, context))
         return server_message(supervisor)
 
     async def StopServer(self, request, context):
-        try:
-            supervisor = self.router.server(request.name)
-        except RouterError as error:
-            await abort(context, error)
+        supervisor = await self._supervisor(request.name, context)
         await supervisor.stop()
         return server_message(supervisor)
 
     async def RestartServer(self, request, context):
+        supervisor = await self._supervisor(request.name, context)
+        await supervisor.restart()
+        await supervisor.wait_settled(_settle_time(supervisor, context))
+        return server_message(supervisor)
+
+    async def _supervisor(self, name: str, context: grpc.aio.ServicerContext) -> ServerSupervisor:
+        """Return the named server's supervisor, or end the RPC with NOT_FOUND."""
         try:
-            supervisor = self.router.server(request.name)
+            return self.router.server(name)
         except RouterError as error:
             await abort(context, error)
-        await supervisor.restart()
-        remaining = time_remaining(context)
-        limit = supervisor.settings.startup_timeout if remaining is None else min(remaining - 0.05, supervisor.settings.startup_timeout)
-        await supervisor.wait_settled(max(0.0, limit))
-        return server_message(supervisor)
+            raise
 
     async def ListTools(self, request, context):
         try:
