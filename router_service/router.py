@@ -346,6 +346,8 @@ class Router:
             raise LimitExceeded(
                 f"server '{supervisor.name}' has {session.in_flight} calls in flight, its maxInFlight; retry later"
             )
+        # NOTE: one crash fails every call in flight on the server, and each counts as
+        # a failure, so a crash with failureThreshold calls pending opens the breaker.
         trial = self._admit(supervisor)
         outcome = Outcome.IGNORED
         detail = ""

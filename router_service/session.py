@@ -530,6 +530,8 @@ class _OversizeLine:
         self.tail = (self.tail + chunk)[-OVERSIZE_PROBE_BYTES:]
 
     def find_id(self) -> int | None:
+        # NOTE: the id is found only where servers usually put it, first or last in
+        # the object; a reply with its id elsewhere is dropped and its call times out.
         for pattern, text in ((_HEAD_ID, self.head), (_TAIL_ID, self.tail.rstrip(b"\r"))):
             match = pattern.search(text)
             if match:
