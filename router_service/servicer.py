@@ -410,7 +410,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             )
             if counters is not None:
                 entry.calls, entry.errors, entry.timeouts = counters.calls, counters.errors, counters.timeouts
-                entry.p50_ms, entry.p95_ms, entry.p99_ms = counters.percentile(0.50), counters.percentile(0.95), counters.percentile(0.99)
+                entry.p50_ms, entry.p95_ms, entry.p99_ms = counters.percentiles(0.50, 0.95, 0.99)
             stats.servers.append(entry)
         for recent in self.router.stats.recent:
             stats.recent.append(

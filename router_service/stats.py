@@ -21,13 +21,12 @@ class ServerCounters:
     timeouts: int = 0
     latencies_ms: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=LATENCY_WINDOW))
 
-    def percentile(self, fraction: float) -> float:
-        """Nearest-rank percentile of the window; 0 before the first call."""
+    def percentiles(self, *fractions: float) -> tuple[float, ...]:
+        """Return nearest-rank percentiles of the window, sorted once; zeros before the first call."""
         if not self.latencies_ms:
-            return 0.0
+            return tuple(0.0 for _ in fractions)
         ordered = sorted(self.latencies_ms)
-        rank = max(1, math.ceil(fraction * len(ordered)))
-        return ordered[rank - 1]
+        return tuple(ordered[max(1, math.ceil(fraction * len(ordered))) - 1] for fraction in fractions)
 
 
 @dataclass(frozen=True)
