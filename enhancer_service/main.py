@@ -40,7 +40,7 @@ log = logging.getLogger("enhancer_service")
 
 SERVICE_DESCRIPTOR = enhancer_pb2.DESCRIPTOR.services_by_name["EnhancerService"]
 SERVICE_NAME = SERVICE_DESCRIPTOR.full_name
-# Who may call what when tokens are configured; ReloadRules and ClearCache need an admin token.
+# Methods a client token may call when tokens are configured; ReloadRules and ClearCache need an admin token.
 METHOD_ROLES = {f"/{SERVICE_NAME}/{method}": Role.CLIENT for method in ("Enhance", "Complete", "ListModels", "GetRules", "GetStats")}
 OLLAMA_HEALTH_NAME = "ollama"
 

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mcp-router-health", description="Check one gRPC health service and exit 0 only when it is SERVING.")
     parser.add_argument("--target", default="127.0.0.1:50051", help="HOST:PORT of the service (default: 127.0.0.1:50051)")
     parser.add_argument("--service", default="", help='health service name; "" is the server as a whole (default: "")')
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer (default: 3)")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the response (default: 3)")
     args = parser.parse_args(argv)
 
     with grpc.insecure_channel(args.target) as channel:

@@ -86,7 +86,7 @@ class EnhancerSettings:
     budget: float = 10.0
     margin: float = 0.05
     breaker: BreakerSettings = field(default_factory=lambda: BreakerSettings(failure_threshold=3, recovery_timeout=10.0))
-    # Advertise MCP sampling to servers and answer it through the enhancer.
+    # Advertise MCP sampling to servers and respond to it through the enhancer.
     sampling: bool = True
     # Bearer token sent to the enhancer, when it requires one.
     token: str | None = None
@@ -298,6 +298,7 @@ def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
     for key in value:
         if key not in known:
             raise reader.error(f"{where}.{key}", f"unknown option; expected one of {', '.join(sorted(known))}")
+
     base = EnhancerSettings()
     address = value.get("address")
     if address is not None:
@@ -309,12 +310,14 @@ def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
                 split_host_port(address)
             except ValueError as error:
                 raise reader.error(f"{where}.address", str(error)) from None
+
     sampling = value.get("sampling", base.sampling)
     if not isinstance(sampling, bool):
         raise reader.error(f"{where}.sampling", "must be true or false")
     token = value.get("token", "${MCP_ROUTER_ENHANCER_TOKEN:-}")
     if not isinstance(token, str):
         raise reader.error(f"{where}.token", "must be a string, for example \"${ENHANCER_TOKEN}\"")
+
     tls = value.get("tls")
     if tls is not None:
         if not isinstance(tls, dict) or not set(tls) <= {"ca", "cert", "key"} or not all(isinstance(path, str) for path in tls.values()):
@@ -323,6 +326,7 @@ def _parse_enhancer(reader: _Reader, value: Any) -> EnhancerSettings:
             raise reader.error(f"{where}.tls", "cert and key go together")
         paths = {key: Path(reader.expand(path, f"{where}.tls.{key}")) for key, path in tls.items()}
         tls = TlsFiles(paths.get("cert"), paths.get("key"), paths.get("ca"))
+
     return EnhancerSettings(
         address=address,
         budget=reader.number(value.get("budgetSeconds", base.budget), f"{where}.budgetSeconds", float, 0.01),

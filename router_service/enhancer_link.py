@@ -211,7 +211,7 @@ class EnhancerLink:
         )
 
     async def sample(self, server: str, params: Any, time_remaining: float | None) -> str:
-        """Answer an MCP sampling/createMessage request with a completion; return the result JSON."""
+        """Complete an MCP sampling/createMessage request through the enhancer; return the result JSON."""
         request = sampling_request(server, params)
         try:
             response = await self.call("Complete", request, time_remaining, request.client)

@@ -70,7 +70,7 @@ class StartupFailed(RouterError):
 
 
 class UpstreamTimeout(RouterError):
-    """The server did not answer within the call's time budget."""
+    """The server did not respond within the call's time budget."""
 
 
 class LimitExceeded(RouterError):
@@ -82,7 +82,7 @@ class MessageTooLarge(RouterError):
 
 
 class UpstreamError(RouterError):
-    """The server answered with a JSON-RPC error."""
+    """The server responded with a JSON-RPC error."""
 
     def __init__(self, message: str, code: int, error_json: str) -> None:
         super().__init__(message)
@@ -98,7 +98,7 @@ class EnhancerNotConfigured(RouterError):
 
 
 class EnhancerFailed(RouterError):
-    """The enhancer answered with an error status, or could not be reached."""
+    """The enhancer responded with an error status, or could not be reached."""
 
     def __init__(self, code: object, message: str) -> None:
         super().__init__(message)

@@ -135,7 +135,7 @@ _SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 def check_unicode(text: str, value: Any, what: str) -> None:
-    """Raise MessageError if decoded JSON holds a lone UTF-16 surrogate anywhere.
+    """Raise MessageError if decoded JSON contains a lone UTF-16 surrogate anywhere.
 
     Such text is not valid Unicode, and servers fail on it in ways that range
     from an error to never answering, so it is rejected before it is sent.

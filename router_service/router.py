@@ -81,7 +81,7 @@ class Router:
         return ServerSupervisor(server, self.catalogue, self._on_state, self._session_hooks(server.name), events=self.events)
 
     def _session_hooks(self, server: str) -> SessionHooks:
-        """Advertise and answer sampling only when an enhancer can produce completions."""
+        """Return hooks that advertise and handle sampling only when an enhancer can produce completions."""
         if self.enhancer is None or not self.config.enhancer.sampling:
             return SessionHooks()
         enhancer = self.enhancer
@@ -358,7 +358,7 @@ class Router:
             outcome = Outcome.SUCCESS
             return result
         except UpstreamError:
-            # The server answered: its transport works, whatever the answer says.
+            # The server responded, so its transport works, whatever the response contains.
             outcome = Outcome.SUCCESS
             raise
         except (UpstreamTimeout, ServerUnavailable) as error:

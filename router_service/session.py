@@ -43,7 +43,7 @@ RequestHandler = Callable[[str, Any, float | None], Awaitable[str]]
 
 @dataclass
 class SessionCounters:
-    """What the reader saw that was not a normal message, for GetServer and stats."""
+    """Counts of stdout lines that were not normal messages, for GetServer and stats."""
 
     noise_lines: int = 0
     blank_lines: int = 0
@@ -79,7 +79,7 @@ class SessionHooks:
 
     on_tools_changed: Callable[[], None] | None = None
     on_log: LogCallback | None = None
-    # Answers sampling/createMessage and elicitation/create; returns the result JSON text.
+    # Handles sampling/createMessage and elicitation/create; returns the result JSON text.
     on_request: RequestHandler | None = None
     roots: tuple[dict[str, Any], ...] = ()
     advertise_sampling: bool = False
@@ -531,7 +531,7 @@ class _OversizeLine:
 
     def find_id(self) -> int | None:
         # NOTE: the id is found only where servers usually put it, first or last in
-        # the object; a reply with its id elsewhere is dropped and its call times out.
+        # the object. A reply with its id elsewhere is dropped, so its call times out.
         for pattern, text in ((_HEAD_ID, self.head), (_TAIL_ID, self.tail.rstrip(b"\r"))):
             match = pattern.search(text)
             if match:

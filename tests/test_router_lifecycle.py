@@ -140,7 +140,8 @@ async def test_sigterm_stops_router_and_grandchildren(tmp_path):
     await router.start()
     await wait_serving(target, "mcp_router.server.fault")
     grandchild, server = int(grandchild_file.read_text()), int(server_file.read_text())
-    assert process_alive(grandchild) and process_alive(server)
+    assert process_alive(grandchild)
+    assert process_alive(server)
 
     code = await router.stop()
 
